@@ -1,0 +1,58 @@
+"""Bounded label values: past ``max_label_values`` distinct values, new ones fold into
+``__overflow__`` so that a symbol flood cannot exhaust the bot's memory."""
+
+from __future__ import annotations
+
+import threading
+
+from .selfmonitor import SelfMonitor
+
+__all__ = ["OVERFLOW", "LabelLimiter"]
+
+#: The label value that absorbs every value past the limit.
+OVERFLOW = "__overflow__"
+
+
+class LabelLimiter:
+    """Admits up to ``limit`` distinct values of one label of one metric.
+
+    Example:
+        >>> from trader_telemetry.clock import ManualClock
+        >>> limiter = LabelLimiter(
+        ...     "exposure_usd", "symbol", 1, SelfMonitor(ManualClock().monotonic, 60)
+        ... )
+        >>> limiter.admit("BTC-PERP"), limiter.admit("ETH-PERP"), limiter.admit("BTC-PERP")
+        ('BTC-PERP', '__overflow__', 'BTC-PERP')
+    """
+
+    __slots__ = ("_label", "_limit", "_lock", "_metric", "_monitor", "_seen")
+
+    def __init__(self, metric: str, label: str, limit: int, monitor: SelfMonitor) -> None:
+        self._metric = metric
+        self._label = label
+        self._limit = limit
+        self._monitor = monitor
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def admit(self, value: object) -> str:
+        """Return the label value to record: ``value`` as a string, or :data:`OVERFLOW`."""
+        text = value if type(value) is str else str(value)
+        if text in self._seen:  # the common case: no lock, a set lookup
+            return text
+        with self._lock:
+            if text in self._seen:
+                return text
+            if len(self._seen) < self._limit:
+                self._seen.add(text)
+                return text
+        self._monitor.reject(
+            "label_overflow",
+            "%s{%s=%r}: more than %d distinct values; recording it as %r",
+            self._metric,
+            self._label,
+            text,
+            self._limit,
+            OVERFLOW,
+        )
+        return OVERFLOW

@@ -1,0 +1,234 @@
+"""The metric catalogue: every metric of DESIGN §4, defined once.
+
+The OTel instruments, the golden test and (in later features) the docs page, dashboard and alert
+rules are all derived from :data:`CATALOGUE`. Names here are exposition names without the
+namespace: ``metric.full_name("coinbase_trader")`` is what Prometheus sees.
+
+Units are OTel units chosen so the Prometheus name comes out exactly as written: ``s`` for names
+ending in ``_seconds``; currency and counts use ``{...}`` annotations, which add no suffix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "CATALOGUE",
+    "CYCLE_BUCKETS",
+    "ORDER_LATENCY_BUCKETS",
+    "PHASE_BUCKETS",
+    "Component",
+    "MetricKind",
+    "MetricSpec",
+    "metric",
+]
+
+
+class MetricKind(StrEnum):
+    """Prometheus metric type."""
+
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class Component(StrEnum):
+    """The part of the library that produces a metric (later features add theirs)."""
+
+    CORE = "core"
+    HEALTH = "health"
+    EVENTS = "events"
+    TRACING = "tracing"
+    EXPORTER = "exporter"
+
+
+# Seconds. 3 and 6 are the playbook's warning and critical cycle durations (DESIGN §5): a bucket
+# edge exactly at each threshold lets alert rules count "slower than 3 s" without interpolation.
+CYCLE_BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 30.0, 60.0,
+)  # fmt: skip
+# Phases are parts of a cycle: finer at the bottom, same 3 s / 6 s edges at the top.
+PHASE_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0, 30.0,
+)  # fmt: skip
+# Order submit -> acknowledgement: exchange round trips, 5 ms to 10 s.
+ORDER_LATENCY_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One row of the catalogue."""
+
+    name: str
+    kind: MetricKind
+    unit: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None
+    component: Component = Component.CORE
+    #: True when the value is read from in-memory state at scrape time (an observable
+    #: instrument); False for the few synchronous instruments recorded on the hot path.
+    observable: bool = True
+    #: A known ``promtool check metrics`` finding that is kept on purpose.
+    lint_exception: str | None = None
+
+    def full_name(self, namespace: str) -> str:
+        """The exposition family name, e.g. ``coinbase_trader_cycles_total``."""
+        return f"{namespace}_{self.name}"
+
+
+_C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
+_USD = "{USD}"
+
+CATALOGUE: tuple[MetricSpec, ...] = (
+    # Account
+    MetricSpec("equity", _G, _USD, "Account equity in USD."),
+    MetricSpec("total_pnl_usd", _G, _USD, "Total PnL in USD: realized + unrealized + funding."),
+    MetricSpec("realized_pnl_usd", _G, _USD, "Realized PnL in USD."),
+    MetricSpec("unrealized_pnl_usd", _G, _USD, "Unrealized PnL of open positions in USD."),
+    MetricSpec("funding_pnl_usd", _G, _USD, "Funding payments received (+) or paid (-) in USD."),
+    MetricSpec(
+        "exposure_usd", _G, _USD, "Signed notional exposure per symbol in USD.", ("symbol",)
+    ),
+    MetricSpec(
+        "telemetry_account_age_seconds",
+        _G,
+        "s",
+        "Seconds since the last account snapshot was recorded (computed at scrape).",
+    ),
+    # Control loop
+    MetricSpec(
+        "cycle_duration_seconds",
+        _H,
+        "s",
+        "Wall time of one control-loop cycle.",
+        buckets=CYCLE_BUCKETS,
+        observable=False,
+    ),
+    MetricSpec(
+        "cycle_latency_ms",
+        _G,
+        "{ms}",
+        "Duration of the last completed cycle in milliseconds (playbook compatibility; "
+        "prefer cycle_duration_seconds).",
+        lint_exception="kept for the playbook's dashboards: promtool flags the _ms unit",
+    ),
+    MetricSpec("cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",)),
+    MetricSpec(
+        "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",)
+    ),
+    MetricSpec(
+        "cycle_phase_duration_seconds",
+        _H,
+        "s",
+        "Wall time of a named phase inside a cycle.",
+        ("phase",),
+        buckets=PHASE_BUCKETS,
+        observable=False,
+    ),
+    MetricSpec(
+        "last_cycle_age_seconds",
+        _G,
+        "s",
+        "Seconds since a cycle last completed, or since start-up if none has (hung-loop detector).",
+    ),
+    MetricSpec(
+        "cycle_in_progress_seconds",
+        _G,
+        "s",
+        "Age of the oldest cycle still running; 0 when idle.",
+    ),
+    # Risk
+    MetricSpec("risk_daily_loss", _G, _USD, "Today's loss counted by the daily-loss guard in USD (positive = loss)."),
+    MetricSpec("risk_daily_loss_limit", _G, _USD, "The daily-loss guard's limit in USD."),
+    MetricSpec("circuit_breaker_triggered", _G, "1", "Circuit breaker state: 0 normal, 1 triggered."),
+    MetricSpec(
+        "circuit_breaker_trips_total", _C, "{trip}", "Times the circuit breaker tripped by reason.", ("reason",)
+    ),
+    # Market data
+    MetricSpec(
+        "market_data_staleness_seconds",
+        _G,
+        "s",
+        "Seconds since the last mark per symbol (computed at scrape).",
+        ("symbol",),
+    ),
+    MetricSpec(
+        "websocket_reconnects_total", _C, "{reconnect}", "Websocket reconnections by stream.", ("stream",)
+    ),
+    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",)),
+    # Orders
+    MetricSpec(
+        "orders_submitted_total", _C, "{order}", "Orders submitted by symbol and side.", ("symbol", "side")
+    ),
+    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side")),
+    MetricSpec(
+        "orders_rejected_total", _C, "{order}", "Orders rejected by symbol and reason.", ("symbol", "reason")
+    ),
+    MetricSpec(
+        "order_latency_seconds",
+        _H,
+        "s",
+        "Seconds from order submission to exchange acknowledgement.",
+        buckets=ORDER_LATENCY_BUCKETS,
+        observable=False,
+    ),
+    # The library watching itself
+    MetricSpec(
+        "telemetry_errors_total", _C, "{error}", "Internal faults of the telemetry library (never raised into the bot).", ("reason",)
+    ),
+    MetricSpec(
+        "telemetry_rejected_values_total",
+        _C,
+        "{value}",
+        "Recorded values rejected as invalid (NaN, negative duration, unknown side, label overflow).",
+        ("reason",),
+    ),
+    MetricSpec("build_info", _G, "1", "trader_telemetry build information; always 1.", ("version",)),
+    # Later features
+    MetricSpec(
+        "health_status", _G, "1", "Health check status: 0 healthy, 1 degraded, 2 unhealthy.", ("check",),
+        component=Component.HEALTH,
+    ),
+    MetricSpec(
+        "telemetry_dropped_events_total", _C, "{event}", "Events dropped by the events writer.", ("reason",),
+        component=Component.EVENTS,
+    ),
+    MetricSpec(
+        "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept and exported by reason.", ("reason",),
+        component=Component.TRACING,
+    ),
+    MetricSpec(
+        "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps.", ("reason",),
+        component=Component.TRACING,
+    ),
+    MetricSpec(
+        "exporter_source_age_seconds", _G, "s", "Seconds since the exporter's source file last changed.", ("file",),
+        component=Component.EXPORTER,
+    ),
+    MetricSpec(
+        "exporter_read_errors_total", _C, "{error}", "Errors reading the exporter's source files.", ("file", "reason"),
+        component=Component.EXPORTER,
+    ),
+)  # fmt: skip
+
+_BY_NAME = {spec.name: spec for spec in CATALOGUE}
+
+
+def metric(name: str) -> MetricSpec:
+    """The catalogue row for ``name`` (without namespace).
+
+    Example:
+        >>> metric("cycles_total").labels
+        ('outcome',)
+    """
+    return _BY_NAME[name]
+
+
+def specs_of(component: Component) -> Iterator[MetricSpec]:
+    """The rows a component produces."""
+    return (spec for spec in CATALOGUE if spec.component is component)

@@ -1,0 +1,35 @@
+"""The ``trader-telemetry`` command (argparse: the core install needs no CLI framework)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..version import __version__
+from . import demo
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser (subcommands register themselves)."""
+    parser = argparse.ArgumentParser(
+        prog="trader-telemetry",
+        description="Instrumentation for trading bots: metrics, demo bot and operator tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``trader-telemetry`` and ``python -m trader_telemetry``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    code: int = args.handler(args)
+    return code

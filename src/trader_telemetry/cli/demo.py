@@ -1,0 +1,230 @@
+"""``trader-telemetry demo``: a simulated bot that exercises every core metric.
+
+Random-walk marks for a few perpetuals, positions and PnL, a daily-loss guard that trips the
+circuit breaker on a scripted market shock, occasional exchange errors, slow cycles, websocket
+reconnects and stale marks. Events happen on a fixed schedule (so a short run shows all of them);
+``--seed`` drives the magnitudes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..default import configure, shutdown
+from ..errors import TelemetryError
+from ..telemetry import Telemetry
+
+__all__ = ["SimulatedBot", "register", "run_demo"]
+
+SYMBOLS: dict[str, float] = {"BTC-PERP": 97_000.0, "ETH-PERP": 3_400.0, "SOL-PERP": 180.0}
+START_EQUITY = 100_000.0
+DAILY_LOSS_LIMIT = 1_500.0
+
+
+class SimulatedExchangeError(Exception):
+    """Base of the demo's injected failures."""
+
+
+class ExchangeTimeoutError(SimulatedExchangeError):
+    """The simulated exchange did not answer in time."""
+
+
+class RateLimitError(SimulatedExchangeError):
+    """The simulated exchange refused the request (HTTP 429)."""
+
+
+@dataclass
+class _Position:
+    quantity: float = 0.0
+    entry: float = 0.0
+
+
+@dataclass
+class SimulatedBot:
+    """A toy perpetuals bot. ``sleep`` is ``time.sleep`` for real runs and a fake clock's
+    ``advance`` in tests, so slow cycles cost no wall time there."""
+
+    telemetry: Telemetry
+    rng: random.Random
+    sleep: Callable[[float], None] = time.sleep
+    slow_cycle_seconds: float = 3.5
+    marks: dict[str, float] = field(default_factory=lambda: dict(SYMBOLS))
+    positions: dict[str, _Position] = field(
+        default_factory=lambda: {s: _Position() for s in SYMBOLS}
+    )
+    realized: float = 0.0
+    funding: float = 0.0
+    day_start_equity: float = START_EQUITY
+    breaker_until: int = 0
+
+    # Fixed schedule (cycle number modulo) so that any run of 60 cycles shows every behaviour.
+    STALE_EVERY = 15
+    RECONNECT_EVERY = 20
+    ERROR_EVERY = 25
+    SLOW_EVERY = 30
+    SHOCK_EVERY = 45
+    BREAKER_CYCLES = 8
+
+    def equity(self) -> float:
+        return START_EQUITY + self.realized + self.funding + self.unrealized()
+
+    def unrealized(self) -> float:
+        return sum(p.quantity * (self.marks[s] - p.entry) for s, p in self.positions.items())
+
+    def run_cycle(self, n: int) -> None:
+        """One control-loop cycle; raises a :class:`SimulatedExchangeError` on error cycles."""
+        t = self.telemetry
+        with t.cycle_timer() as cycle:
+            with cycle.phase("fetch_marks"):
+                self.sleep(self.rng.uniform(0.005, 0.03))
+                self._move_marks(shock=n % self.SHOCK_EVERY == 0)
+                stale = (
+                    list(SYMBOLS)[(n // self.STALE_EVERY) % len(SYMBOLS)]
+                    if n % self.STALE_EVERY == 0
+                    else None
+                )
+                t.record_marks({s: p for s, p in self.marks.items() if s != stale})
+                if stale is not None:
+                    t.record_stale_mark(stale)
+            if n % self.RECONNECT_EVERY == 0:
+                t.record_ws_reconnect("marks")
+            with cycle.phase("risk_checks"):
+                self._check_risk(n)
+            if n % self.ERROR_EVERY == 0:
+                error = ExchangeTimeoutError if (n // self.ERROR_EVERY) % 2 else RateLimitError
+                raise error(f"simulated failure in cycle {n}")
+            if self.breaker_until < n:
+                with cycle.phase("place_orders"):
+                    self._trade()
+            if n % self.SLOW_EVERY == 0:
+                with cycle.phase("reconcile"):
+                    self.sleep(self.slow_cycle_seconds)
+
+    def _move_marks(self, *, shock: bool) -> None:
+        for symbol, price in self.marks.items():
+            step = self.rng.gauss(0.0, 0.002)
+            if shock:  # a sharp move against every open position: trips the daily-loss guard
+                held = self.positions[symbol].quantity
+                step -= 0.15 if held > 0 else -0.15 if held < 0 else 0.0
+            self.marks[symbol] = round(price * (1.0 + step), 2)
+
+    def _check_risk(self, n: int) -> None:
+        t = self.telemetry
+        equity = self.equity()
+        t.record_account(
+            equity=equity,
+            realized_pnl=self.realized,
+            unrealized_pnl=self.unrealized(),
+            funding_pnl=self.funding,
+        )
+        t.record_exposures({s: p.quantity * self.marks[s] for s, p in self.positions.items()})
+        loss = max(0.0, self.day_start_equity - equity)
+        t.record_daily_loss(loss, limit=DAILY_LOSS_LIMIT)
+        if loss >= DAILY_LOSS_LIMIT and self.breaker_until < n:
+            t.set_circuit_breaker(True, reason="daily_loss")
+            self.breaker_until = n + self.BREAKER_CYCLES
+        elif self.breaker_until == n:
+            t.set_circuit_breaker(False)
+            self.day_start_equity = equity  # the guard re-arms from here, as after a reset
+        if n % 10 == 0:
+            payment = self.rng.uniform(-15.0, 10.0)
+            self.funding += payment
+
+    def _trade(self) -> None:
+        t = self.telemetry
+        symbol = self.rng.choice(list(SYMBOLS))
+        side = "buy" if self.rng.random() < 0.6 else "sell"
+        t.record_order(symbol, side)
+        t.record_order_latency(self.rng.uniform(0.02, 0.4))
+        if self.rng.random() < 0.1:
+            t.record_rejection(symbol, "insufficient_margin")
+            return
+        price = self.marks[symbol]
+        quantity = round(2_000.0 / price, 6)
+        position = self.positions[symbol]
+        signed = quantity if side == "buy" else -quantity
+        realized = 0.0
+        if position.quantity and (position.quantity > 0) != (signed > 0):
+            closed = min(abs(signed), abs(position.quantity))
+            direction = 1.0 if position.quantity > 0 else -1.0
+            realized = closed * (price - position.entry) * direction
+        new_quantity = position.quantity + signed
+        if new_quantity and (
+            position.quantity == 0 or (new_quantity > 0) == (position.quantity > 0)
+        ):
+            if abs(new_quantity) > abs(position.quantity):
+                position.entry = (position.entry * abs(position.quantity) + price * quantity) / abs(
+                    new_quantity
+                )
+        else:
+            position.entry = price if new_quantity else 0.0
+        position.quantity = new_quantity
+        fee = price * quantity * 0.0004
+        self.realized += realized - fee
+        t.record_fill(symbol, side, quantity=quantity, price=price, fee=fee, realized_pnl=realized)
+
+
+def run_demo(
+    telemetry: Telemetry,
+    *,
+    cycles: int,
+    interval: float,
+    seed: int | None,
+    sleep: Callable[[float], None] = time.sleep,
+    slow_cycle_seconds: float = 3.5,
+) -> SimulatedBot:
+    """Run ``cycles`` cycles (0 = until interrupted) of the simulated bot on ``telemetry``."""
+    bot = SimulatedBot(telemetry, random.Random(seed), sleep, slow_cycle_seconds)
+    n = 0
+    while cycles == 0 or n < cycles:
+        n += 1
+        # An error cycle was recorded by cycle_timer; a real bot would back off here.
+        with contextlib.suppress(SimulatedExchangeError):
+            bot.run_cycle(n)
+        if interval > 0:
+            sleep(interval)
+    return bot
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        telemetry = configure(
+            namespace=args.namespace, host=args.host, port=args.port, profile=args.profile
+        )
+    except (TelemetryError, ValueError) as exc:
+        print(f"trader-telemetry demo: {exc}")
+        return 2
+    print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} (Ctrl-C to stop)", flush=True)
+    try:
+        run_demo(telemetry, cycles=args.cycles, interval=args.interval, seed=args.seed)
+    except KeyboardInterrupt:
+        print("trader-telemetry demo: interrupted, shutting down", flush=True)
+    finally:
+        shutdown()
+    print("trader-telemetry demo: stopped", flush=True)
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add the ``demo`` subcommand."""
+    parser = commands.add_parser("demo", help="run a simulated bot serving live metrics")
+    parser.add_argument("--namespace", default="trader", help="metric prefix (default: trader)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=9000, help="port; 0 picks a free one (default: 9000)"
+    )
+    parser.add_argument("--profile", default="demo", help="deployment profile (default: demo)")
+    parser.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between cycles (default: 2)"
+    )
+    parser.add_argument(
+        "--cycles", type=int, default=0, help="cycles to run; 0 = forever (default: 0)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
+    parser.set_defaults(handler=_command)

@@ -1,0 +1,239 @@
+"""Configuration: :class:`TelemetryConfig` and :class:`Thresholds`, validated at construction.
+
+``Thresholds`` is the one source of the playbook's numbers (DESIGN §5): alert rules, dashboard
+threshold lines, health checks and the report all read them from here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .errors import ConfigurationError
+
+__all__ = ["READERS", "TelemetryConfig", "Thresholds"]
+
+#: Prometheus reader implementations selectable with ``TelemetryConfig.reader``.
+READERS = ("otel-prometheus",)
+
+_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ENV_PREFIX = "TRADER_TELEMETRY_"
+
+
+def _fail(owner: str, name: str, expectation: str, value: object) -> ConfigurationError:
+    return ConfigurationError(f"{owner}.{name} must be {expectation}, got {value!r}")
+
+
+def _positive(owner: str, name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise _fail(owner, name, "a finite number > 0", value)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The playbook's warning and critical levels (DESIGN §5), in base units.
+
+    Example:
+        >>> t = Thresholds(expected_cycle_interval_seconds=2.0)
+        >>> t.cycle_duration_warning_seconds, t.heartbeat_critical_seconds
+        (3.0, 20.0)
+    """
+
+    cycle_duration_warning_seconds: float = 3.0
+    cycle_duration_critical_seconds: float = 6.0
+    cycle_errors_warning: int = 1
+    cycle_errors_critical: int = 3
+    cycle_errors_window_seconds: float = 300.0
+    daily_loss_warning_ratio: float = 0.8
+    daily_loss_critical_ratio: float = 1.0
+    staleness_warning_seconds: float = 10.0
+    staleness_critical_seconds: float = 30.0
+    account_age_warning_seconds: float = 900.0
+    account_age_critical_seconds: float = 1800.0
+    ws_reconnects_critical: int = 5
+    ws_reconnects_window_seconds: float = 60.0
+    expected_cycle_interval_seconds: float = 5.0
+    heartbeat_warning_factor: float = 3.0
+    heartbeat_critical_factor: float = 10.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _positive("Thresholds", f.name, getattr(self, f.name))
+        pairs = [
+            ("cycle_duration_warning_seconds", "cycle_duration_critical_seconds"),
+            ("cycle_errors_warning", "cycle_errors_critical"),
+            ("daily_loss_warning_ratio", "daily_loss_critical_ratio"),
+            ("staleness_warning_seconds", "staleness_critical_seconds"),
+            ("account_age_warning_seconds", "account_age_critical_seconds"),
+            ("heartbeat_warning_factor", "heartbeat_critical_factor"),
+        ]
+        for warn, crit in pairs:
+            if getattr(self, warn) > getattr(self, crit):
+                raise ConfigurationError(
+                    f"Thresholds.{warn} ({getattr(self, warn)!r}) must not exceed "
+                    f"Thresholds.{crit} ({getattr(self, crit)!r})"
+                )
+
+    @property
+    def heartbeat_warning_seconds(self) -> float:
+        """Loop heartbeat warning: this many seconds without a completed cycle."""
+        return self.heartbeat_warning_factor * self.expected_cycle_interval_seconds
+
+    @property
+    def heartbeat_critical_seconds(self) -> float:
+        """Loop heartbeat critical: this many seconds without a completed cycle."""
+        return self.heartbeat_critical_factor * self.expected_cycle_interval_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """Everything :func:`trader_telemetry.configure` needs, validated when built.
+
+    Args:
+        namespace: Metric name prefix (``coinbase_trader`` reproduces the playbook's names).
+        host: Address the metrics endpoint binds; loopback unless you say otherwise.
+        port: TCP port of the endpoint; ``0`` picks a free one (see ``Telemetry.metrics_url``).
+        serve: Start the HTTP endpoint. Off when another server renders the metrics.
+        profile: Deployment profile (``dev``, ``canary``, ``prod`` ...), shown in ``/metrics.json``.
+        thresholds: The warning/critical levels shared by alerts, dashboard and health checks.
+        max_label_values: Distinct values kept per label before new ones fold into ``__overflow__``.
+        clock: Time source; tests pass a :class:`~trader_telemetry.ManualClock`.
+        target_info: Export OTel's ``target_info`` metric (off: names are exactly the catalogue's).
+        scope_labels: Add ``otel_scope_*`` labels to every series (off by default, same reason).
+        reader: Prometheus reader implementation, one of :data:`READERS`.
+        warning_interval_seconds: At most one warning per kind of bad input in this window.
+
+    Example:
+        >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
+        >>> cfg.host
+        '127.0.0.1'
+    """
+
+    namespace: str = "trader"
+    host: str = "127.0.0.1"
+    port: int = 9000
+    serve: bool = True
+    profile: str = "default"
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    max_label_values: int = 200
+    clock: Clock = field(default_factory=SystemClock, compare=False)
+    target_info: bool = False
+    scope_labels: bool = False
+    reader: str = "otel-prometheus"
+    warning_interval_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        owner = "TelemetryConfig"
+        if not isinstance(self.namespace, str) or not _NAME_RE.match(self.namespace):
+            raise _fail(
+                owner, "namespace", "a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)", self.namespace
+            )
+        if (
+            not isinstance(self.host, str)
+            or not self.host.strip()
+            or any(c.isspace() for c in self.host)
+        ):
+            raise _fail(owner, "host", "a host name or IP address", self.host)
+        if (
+            isinstance(self.port, bool)
+            or not isinstance(self.port, int)
+            or not 0 <= self.port <= 65535
+        ):
+            raise _fail(owner, "port", "an integer in 0..65535", self.port)
+        if not isinstance(self.serve, bool):
+            raise _fail(owner, "serve", "a bool", self.serve)
+        if not isinstance(self.profile, str) or not _PROFILE_RE.match(self.profile):
+            raise _fail(owner, "profile", "a name of letters, digits, '_', '.', '-'", self.profile)
+        if not isinstance(self.thresholds, Thresholds):
+            raise _fail(owner, "thresholds", "a Thresholds instance", self.thresholds)
+        if (
+            isinstance(self.max_label_values, bool)
+            or not isinstance(self.max_label_values, int)
+            or self.max_label_values < 1
+        ):
+            raise _fail(owner, "max_label_values", "an integer >= 1", self.max_label_values)
+        if not isinstance(self.clock, Clock):
+            raise _fail(owner, "clock", "an object with monotonic() and time()", self.clock)
+        for name in ("target_info", "scope_labels"):
+            if not isinstance(getattr(self, name), bool):
+                raise _fail(owner, name, "a bool", getattr(self, name))
+        if self.reader not in READERS:
+            raise _fail(owner, "reader", f"one of {', '.join(READERS)}", self.reader)
+        _positive(owner, "warning_interval_seconds", self.warning_interval_seconds)
+
+    def with_changes(self, **changes: Any) -> TelemetryConfig:
+        """A validated copy with some fields replaced."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> TelemetryConfig:
+        """Build a config from ``TRADER_TELEMETRY_*`` variables; keyword arguments win.
+
+        ``TRADER_TELEMETRY_HOST``/``_PORT`` fall back to OTel's
+        ``OTEL_EXPORTER_PROMETHEUS_HOST``/``_PORT``. A malformed variable is a
+        :class:`~trader_telemetry.ConfigurationError` naming it.
+
+        Example:
+            >>> TelemetryConfig.from_env({"TRADER_TELEMETRY_PORT": "0"}).port
+            0
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+
+        def text(name: str, *fallbacks: str) -> str | None:
+            for var in (_ENV_PREFIX + name.upper(), *fallbacks):
+                raw = env.get(var)
+                if raw is not None and raw.strip():
+                    return raw.strip()
+            return None
+
+        def convert(name: str, raw: str, kind: type) -> Any:
+            var = _ENV_PREFIX + name.upper()
+            if kind is bool:
+                lowered = raw.lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+            else:
+                try:
+                    return kind(raw)
+                except ValueError:
+                    pass
+            raise ConfigurationError(
+                f"environment variable {var} must be a {kind.__name__}, got {raw!r}"
+            )
+
+        for name in ("namespace", "profile", "reader"):
+            if (raw := text(name)) is not None:
+                values[name] = raw
+        if (raw := text("host", "OTEL_EXPORTER_PROMETHEUS_HOST")) is not None:
+            values["host"] = raw
+        if (raw := text("port", "OTEL_EXPORTER_PROMETHEUS_PORT")) is not None:
+            values["port"] = convert("port", raw, int)
+        if (raw := text("max_label_values")) is not None:
+            values["max_label_values"] = convert("max_label_values", raw, int)
+        for name in ("serve", "target_info", "scope_labels"):
+            if (raw := text(name)) is not None:
+                values[name] = convert(name, raw, bool)
+        if (raw := text("expected_cycle_interval_seconds")) is not None:
+            values["thresholds"] = Thresholds(
+                expected_cycle_interval_seconds=convert(
+                    "expected_cycle_interval_seconds", raw, float
+                )
+            )
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,203 @@
+"""The control-loop cycle: :class:`CycleTimer` (``with``, ``async with``, decorator) and phases.
+
+The current cycle lives in a :mod:`contextvars` variable, so phases opened with
+:func:`trader_telemetry.phase` attach to the right cycle even when many asyncio tasks run cycles
+at once. The bot's exception is never swallowed or replaced: ``__exit__`` records it and returns
+False, so Python re-raises the same object with its traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import Any, Literal, Protocol, TypeVar, cast
+
+import wrapt
+
+__all__ = ["Cycle", "CycleTimer", "Phase", "current_cycle", "decorate_cycle"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CURRENT: ContextVar[Cycle | None] = ContextVar("trader_telemetry_cycle", default=None)
+
+
+class CycleRecorder(Protocol):
+    """What a :class:`CycleTimer` records into (a ``Telemetry``, or nothing when unconfigured)."""
+
+    def _begin_cycle(self, cycle: Cycle) -> None: ...
+    def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None: ...
+    def _phase_attributes(self, name: str) -> dict[str, str]: ...
+    def _begin_phase(self, phase: Phase) -> None: ...
+    def _end_phase(self, phase: Phase, exc: BaseException | None) -> None: ...
+
+
+class Phase:
+    """A timed part of a cycle (``with cycle.phase("fetch_marks"):``); also ``async with``."""
+
+    __slots__ = ("_recorder", "attributes", "cycle", "duration", "name", "start")
+
+    def __init__(
+        self, recorder: CycleRecorder, name: str, attributes: dict[str, str], cycle: Cycle | None
+    ) -> None:
+        self._recorder = recorder
+        self.name = name
+        self.attributes = attributes
+        self.cycle = cycle
+        self.start = 0.0
+        self.duration: float | None = None
+
+    def __enter__(self) -> Phase:
+        self._recorder._begin_phase(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        self._recorder._end_phase(self, exc)
+        return False
+
+    async def __aenter__(self) -> Phase:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)
+
+
+class Cycle:
+    """One run of the control loop, as yielded by ``with cycle_timer() as cycle``.
+
+    Attributes:
+        number: 1 for the first cycle of this Telemetry instance, then counting up.
+        start: Monotonic start time.
+        duration: Seconds the cycle took, once it has ended.
+        outcome: ``"ok"``, ``"error"``, or ``"interrupted"`` (KeyboardInterrupt, cancellation).
+        phases: Seconds spent per phase name in this cycle.
+    """
+
+    __slots__ = (
+        "_recorder",
+        "_timer",
+        "_token",
+        "duration",
+        "number",
+        "outcome",
+        "phases",
+        "start",
+    )
+
+    def __init__(self, recorder: CycleRecorder, timer: CycleTimer) -> None:
+        self._recorder = recorder
+        self._timer = timer
+        self._token: Token[Cycle | None] | None = None
+        self.number = 0
+        self.start = 0.0
+        self.duration: float | None = None
+        self.outcome: str | None = None
+        self.phases: dict[str, float] = {}
+
+    def phase(self, name: str) -> Phase:
+        """Time a named part of this cycle.
+
+        Example:
+            >>> import trader_telemetry as tt
+            >>> with tt.cycle_timer() as cycle:
+            ...     with cycle.phase("fetch_marks"):
+            ...         pass
+        """
+        return Phase(self._recorder, name, self._recorder._phase_attributes(name), self)
+
+    def __repr__(self) -> str:
+        return f"<Cycle #{self.number} outcome={self.outcome!r} duration={self.duration!r}>"
+
+
+class CycleTimer:
+    """Times one control-loop cycle per use. A fresh :class:`Cycle` is made on every entry, so
+    one timer may be used again, nested, or from many tasks at once.
+
+    Example:
+        >>> import trader_telemetry as tt
+        >>> with tt.cycle_timer() as cycle:
+        ...     pass
+        >>> cycle.outcome
+        'ok'
+    """
+
+    __slots__ = ("_recorder",)
+
+    def __init__(self, recorder: CycleRecorder) -> None:
+        self._recorder = recorder
+
+    def __enter__(self) -> Cycle:
+        cycle = Cycle(self._recorder, self)
+        self._recorder._begin_cycle(cycle)
+        cycle._token = _CURRENT.set(cycle)
+        return cycle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        cycle = _CURRENT.get()
+        if cycle is None or cycle._timer is not self:
+            cycle = None  # the context was lost (exited elsewhere than entered): recorder counts it
+        elif cycle._token is not None:
+            try:
+                _CURRENT.reset(cycle._token)
+            except ValueError:  # a token from another context: just clear ours
+                _CURRENT.set(None)
+        self._recorder._end_cycle(cycle, exc)
+        return False  # never swallow the bot's exception
+
+    async def __aenter__(self) -> Cycle:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        """Use the timer as a decorator: every call of ``func`` is one cycle."""
+        return decorate_cycle(func, lambda: self)
+
+
+def current_cycle() -> Cycle | None:
+    """The cycle running in this thread or asyncio task, or None outside any cycle."""
+    return _CURRENT.get()
+
+
+def decorate_cycle(func: F, timer_factory: Callable[[], CycleTimer]) -> F:
+    """Wrap ``func`` (sync or async) so each call runs inside ``timer_factory()``; the signature
+    is kept (wrapt)."""
+    if inspect.iscoroutinefunction(func):
+
+        @wrapt.decorator
+        async def async_wrapper(
+            wrapped: Callable[..., Awaitable[Any]], instance: Any, args: Any, kwargs: Any
+        ) -> Any:
+            async with timer_factory():
+                return await wrapped(*args, **kwargs)
+
+        return cast(F, async_wrapper(func))
+
+    @wrapt.decorator
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        with timer_factory():
+            return wrapped(*args, **kwargs)
+
+    return cast(F, wrapper(func))

@@ -1,0 +1,136 @@
+"""The default instance and the module-level helpers that act on it (as :mod:`logging` does).
+
+Imported but not configured, the helpers do nothing and cost almost nothing: ``cycle_timer()``
+still times and re-raises, but records nowhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from opentelemetry.metrics import MeterProvider
+
+from .config import TelemetryConfig
+from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
+from .telemetry import Telemetry
+
+__all__ = [
+    "configure",
+    "cycle_timer",
+    "get_telemetry",
+    "phase",
+    "reset",
+    "shutdown",
+    "timed_cycle",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_lock = threading.Lock()
+_default: Telemetry | None = None
+
+
+class _NullRecorder:
+    """Stands in for a Telemetry before ``configure()``: keeps cycle and phase bookkeeping
+    (outcome, durations stay None) and records nothing."""
+
+    def _begin_cycle(self, cycle: Cycle) -> None:
+        pass
+
+    def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None:
+        if cycle is not None:
+            cycle.outcome = (
+                "ok" if exc is None else "error" if isinstance(exc, Exception) else "interrupted"
+            )
+
+    def _phase_attributes(self, name: str) -> dict[str, str]:
+        return {}
+
+    def _begin_phase(self, phase: Phase) -> None:
+        pass
+
+    def _end_phase(self, phase: Phase, exc: BaseException | None) -> None:
+        pass
+
+
+_NULL = _NullRecorder()
+
+
+def configure(
+    config: TelemetryConfig | None = None,
+    *,
+    meter_provider: MeterProvider | None = None,
+    **overrides: Any,
+) -> Telemetry:
+    """Create the default :class:`Telemetry` and start its endpoint (127.0.0.1:9000 unless told
+    otherwise). Calling it again shuts the previous default down first.
+
+    Raises:
+        ConfigurationError: a bad value, naming the field and the value.
+        PortInUseError: the port is taken, naming host and port.
+
+    Example:
+        >>> import trader_telemetry as tt
+        >>> telemetry = tt.configure(namespace="coinbase_trader", port=0)
+        >>> tt.get_telemetry() is telemetry
+        True
+        >>> tt.shutdown()
+    """
+    global _default  # noqa: PLW0603 - the default instance is the point of this module
+    cfg = config if config is not None else TelemetryConfig.from_env()
+    if overrides:
+        cfg = cfg.with_changes(**overrides)
+    with _lock:
+        previous, _default = _default, None
+    if previous is not None:
+        previous.shutdown()
+    telemetry = Telemetry(cfg, meter_provider=meter_provider)
+    with _lock:
+        _default = telemetry
+    return telemetry
+
+
+def get_telemetry() -> Telemetry | None:
+    """The default instance, or None before :func:`configure`."""
+    return _default
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Shut the default instance down (idempotent, bounded by ``timeout``)."""
+    global _default
+    with _lock:
+        telemetry, _default = _default, None
+    if telemetry is not None:
+        telemetry.shutdown(timeout)
+
+
+reset = shutdown
+"""Forget the default instance (tests call this between cases)."""
+
+
+def cycle_timer() -> CycleTimer:
+    """A cycle timer on the default instance (or recording nowhere before ``configure()``).
+
+    Example:
+        >>> import trader_telemetry as tt
+        >>> with tt.cycle_timer() as cycle:
+        ...     pass
+    """
+    telemetry = _default
+    return CycleTimer(_NULL if telemetry is None else telemetry)
+
+
+def timed_cycle(func: F) -> F:
+    """Decorator: every call of ``func`` (sync or async) is one cycle of the default instance,
+    looked up at call time, so decorating before ``configure()`` is fine."""
+    return decorate_cycle(func, cycle_timer)
+
+
+def phase(name: str) -> Phase:
+    """Time a phase of the current cycle on the default instance."""
+    telemetry = _default
+    if telemetry is None:
+        return Phase(_NULL, name, {}, current_cycle())
+    return telemetry.phase(name)

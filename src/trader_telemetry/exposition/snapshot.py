@@ -1,0 +1,85 @@
+"""The ``/metrics.json`` document (DESIGN §6), built from recorded state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..clock import Clock
+from ..config import TelemetryConfig
+from ..selfmonitor import SelfMonitor
+from ..state import RecordedState
+from ..version import __version__
+
+__all__ = ["build_snapshot", "rfc3339"]
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """UTC RFC 3339 with milliseconds and ``Z``.
+
+    Example:
+        >>> rfc3339(0)
+        '1970-01-01T00:00:00.000Z'
+    """
+    return (
+        datetime.fromtimestamp(epoch_seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def build_snapshot(
+    state: RecordedState, config: TelemetryConfig, monitor: SelfMonitor, clock: Clock
+) -> dict[str, Any]:
+    """Everything a human or a file-reading tool needs, as one JSON-ready dict."""
+    now = clock.monotonic()
+    account = state.account
+    running = state.oldest_running_start()
+    since = state.last_cycle_end if state.last_cycle_end is not None else state.started_monotonic
+    limit, loss = state.daily_loss_limit, state.daily_loss
+    exposure = state.exposure.copy()
+    staleness = state.staleness(now)
+    positions = {
+        symbol: {"exposure_usd": exposure.get(symbol), "mark_age_seconds": staleness.get(symbol)}
+        for symbol in sorted(set(exposure) | set(staleness))
+    }
+    return {
+        "timestamp": rfc3339(clock.time()),
+        "namespace": config.namespace,
+        "profile": config.profile,
+        "version": __version__,
+        "account_snapshot": {
+            "equity": account.equity,
+            "total_pnl": account.total,
+            "realized_pnl": account.realized_pnl,
+            "unrealized_pnl": account.unrealized_pnl,
+            "funding_pnl": account.funding_pnl,
+            "timestamp": None if account.recorded_wall is None else rfc3339(account.recorded_wall),
+            "age_seconds": None
+            if account.recorded_monotonic is None
+            else max(0.0, now - account.recorded_monotonic),
+        },
+        "cycle_metrics": {
+            "count": sum(state.cycles.values()),
+            "ok": state.cycles["ok"],
+            "errors": state.cycles["error"],
+            "errors_by_type": dict(state.cycle_errors),
+            "last_duration_seconds": state.last_cycle_seconds,
+            "last_cycle_age_seconds": max(0.0, now - since),
+            "in_progress_seconds": 0.0 if running is None else max(0.0, now - running),
+        },
+        "risk": {
+            "daily_loss": loss,
+            "daily_loss_limit": limit,
+            "daily_loss_ratio": None if loss is None or not limit else loss / limit,
+            "circuit_breaker_triggered": state.breaker_triggered,
+            "circuit_breaker_reason": state.breaker_reason,
+            "circuit_breaker_trips": dict(state.breaker_trips),
+        },
+        "positions": positions,
+        "market_data": {"staleness_seconds": staleness},
+        "telemetry": {"errors": dict(monitor.errors), "rejected_values": dict(monitor.rejected)},
+        # The health registry arrives with the health feature; until then nothing is checked,
+        # and "no data" is never reported healthy.
+        "health": {"status": "unknown", "checks": []},
+    }

@@ -1,0 +1,87 @@
+"""The in-memory state behind the scrape-time (observable) instruments.
+
+Recording calls write here: plain attribute stores and dict increments, O(1), no OTel call.
+Observable callbacks read it when Prometheus scrapes, so ages and staleness are computed then,
+not on every tick.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+__all__ = ["AccountSnapshot", "RecordedState"]
+
+CounterKey = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """The latest accepted account values; replaced whole on each update (readers never see a
+    half-written snapshot)."""
+
+    equity: float | None = None
+    realized_pnl: float | None = None
+    unrealized_pnl: float | None = None
+    funding_pnl: float | None = None
+    total_pnl: float | None = None
+    recorded_monotonic: float | None = None
+    recorded_wall: float | None = None
+
+    @property
+    def total(self) -> float | None:
+        """``total_pnl`` when given, else the sum of the parts that are known."""
+        if self.total_pnl is not None:
+            return self.total_pnl
+        parts = [
+            p for p in (self.realized_pnl, self.unrealized_pnl, self.funding_pnl) if p is not None
+        ]
+        return sum(parts) if parts else None
+
+
+@dataclass(slots=True)
+class RecordedState:
+    """Everything recorded so far. Compound updates take ``lock``; single stores do not."""
+
+    started_monotonic: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    account: AccountSnapshot = field(default_factory=AccountSnapshot)
+    exposure: dict[str, float] = field(default_factory=dict)
+    #: symbol -> monotonic time of its last mark: the whole tick path is one store here.
+    marks: dict[str, float] = field(default_factory=dict)
+    mark_prices: dict[str, float] = field(default_factory=dict)
+    cycles: dict[str, int] = field(default_factory=lambda: {"ok": 0, "error": 0})
+    cycle_errors: dict[str, int] = field(default_factory=dict)
+    last_cycle_seconds: float | None = None
+    last_cycle_end: float | None = None
+    #: cycle number -> monotonic start, for every cycle still running.
+    running: dict[int, float] = field(default_factory=dict)
+    daily_loss: float | None = None
+    daily_loss_limit: float | None = None
+    breaker_triggered: bool = False
+    breaker_reason: str | None = None
+    breaker_trips: dict[str, int] = field(default_factory=dict)
+    ws_reconnects: dict[str, int] = field(default_factory=dict)
+    stale_marks: dict[str, int] = field(default_factory=dict)
+    orders: dict[CounterKey, int] = field(default_factory=dict)
+    fills: dict[CounterKey, int] = field(default_factory=dict)
+    rejections: dict[CounterKey, int] = field(default_factory=dict)
+
+    def bump(self, counter: dict[CounterKey, int], key: CounterKey) -> None:
+        """Add one to ``counter[key]`` (thread-safe)."""
+        with self.lock:
+            counter[key] = counter.get(key, 0) + 1
+
+    def bump1(self, counter: dict[str, int], key: str) -> None:
+        """Add one to a single-label counter (thread-safe)."""
+        with self.lock:
+            counter[key] = counter.get(key, 0) + 1
+
+    def oldest_running_start(self) -> float | None:
+        """Monotonic start of the oldest cycle still running, or None when idle."""
+        starts = self.running.copy().values()  # dict.copy is atomic: safe against the loop thread
+        return min(starts) if starts else None
+
+    def staleness(self, now: float) -> dict[str, float]:
+        """Seconds since the last mark, per symbol."""
+        return {symbol: max(0.0, now - at) for symbol, at in self.marks.copy().items()}

@@ -1,0 +1,508 @@
+"""``Telemetry``: wires the OTel meter provider, the Prometheus reader and the endpoint, and
+holds the recording calls the bot makes.
+
+Every recording call is in-memory and O(1) and never raises: bad values are rejected (warned,
+counted), internal faults are logged and counted in ``{ns}_telemetry_errors_total``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from opentelemetry.metrics import MeterProvider as ApiMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+from .cardinality import LabelLimiter
+from .config import TelemetryConfig
+from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
+from .errors import ConfigurationError
+from .exposition.server import MetricsServer
+from .exposition.snapshot import build_snapshot
+from .fetchers import decorate_fetcher, extract_account
+from .instruments import create_instruments
+from .readers import Exposition, create_reader
+from .selfmonitor import SelfMonitor
+from .state import RecordedState
+from .validation import ValueChecker
+from .version import __version__
+
+__all__ = ["Telemetry"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_METER_NAME = "trader_telemetry"
+
+
+class Telemetry:
+    """One bot's instrumentation: its own registry, reader, state and (optionally) endpoint.
+
+    Most bots call :func:`trader_telemetry.configure` instead, which builds one of these as the
+    default instance. Create your own for tests or several bots in one process.
+
+    Args:
+        config: The configuration; ``TelemetryConfig()`` when omitted.
+        meter_provider: The bot's own OTel SDK ``MeterProvider``: our reader and instruments
+            are added to it instead of a provider of our own.
+        **overrides: Fields of :class:`TelemetryConfig` to change.
+
+    Example:
+        >>> telemetry = Telemetry(port=0)
+        >>> with telemetry.cycle_timer() as cycle:
+        ...     telemetry.record_account(equity=10_000.0, realized_pnl=12.5)
+        >>> telemetry.metrics_url.startswith("http://127.0.0.1:")
+        True
+        >>> telemetry.shutdown()
+    """
+
+    def __init__(
+        self,
+        config: TelemetryConfig | None = None,
+        *,
+        meter_provider: ApiMeterProvider | None = None,
+        **overrides: Any,
+    ) -> None:
+        cfg = config if config is not None else TelemetryConfig()
+        if overrides:
+            cfg = cfg.with_changes(**overrides)
+        self.config = cfg
+        self.clock = cfg.clock
+        self._monotonic = cfg.clock.monotonic
+        self._monitor = SelfMonitor(cfg.clock.monotonic, cfg.warning_interval_seconds)
+        self._check = ValueChecker(self._monitor)
+        self._state = RecordedState(started_monotonic=cfg.clock.monotonic())
+        self._numbers = itertools.count(1)
+        self._lifecycle_lock = threading.Lock()
+        self._closed = False
+        self._limiters: dict[tuple[str, str], LabelLimiter] = {}
+
+        self.reader = create_reader(
+            cfg.reader, target_info=cfg.target_info, scope_labels=cfg.scope_labels
+        )
+        self._own_provider = meter_provider is None
+        if meter_provider is None:
+            resource = Resource.create({SERVICE_NAME: cfg.namespace})
+            provider = MeterProvider(metric_readers=[self.reader.metric_reader], resource=resource)
+        elif isinstance(meter_provider, MeterProvider):
+            provider = meter_provider
+            provider.add_metric_reader(self.reader.metric_reader)
+        else:
+            raise ConfigurationError(
+                "meter_provider must be an opentelemetry.sdk.metrics.MeterProvider, "
+                f"got {type(meter_provider).__name__}"
+            )
+        self.meter_provider = provider
+        meter = provider.get_meter(_METER_NAME, __version__)
+        instruments = create_instruments(
+            meter,
+            namespace=cfg.namespace,
+            state=self._state,
+            clock=cfg.clock,
+            monitor=self._monitor,
+            version=__version__,
+        )
+        self._cycle_hist = instruments.cycle_duration
+        self._phase_hist = instruments.phase_duration
+        self._order_latency_hist = instruments.order_latency
+
+        self._server: MetricsServer | None = None
+        if cfg.serve:
+            try:
+                self._server = MetricsServer(self, cfg.host, cfg.port)
+            except BaseException:
+                self._release_provider(1.0)
+                raise
+
+    # ------------------------------------------------------------------ endpoint and lifecycle
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port/metrics`` with the real port (useful with ``port=0``), or None when
+        not serving."""
+        return None if self._server is None else self._server.url + "/metrics"
+
+    @property
+    def server_address(self) -> tuple[str, int] | None:
+        """The ``(host, port)`` the endpoint is bound to, or None when not serving."""
+        return None if self._server is None else self._server.address
+
+    def render_metrics(self, accept: str | None = None) -> Exposition:
+        """Collect and render ``/metrics`` now (text, or OpenMetrics when ``accept`` asks)."""
+        return self.reader.render(accept)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``/metrics.json`` document (DESIGN §6) as a dict."""
+        return build_snapshot(self._state, self.config, self._monitor, self.clock)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the endpoint and release the reader; idempotent, returns within ``timeout``
+        seconds. Recording calls made afterwards are ignored."""
+        with self._lifecycle_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._server is not None:
+            self._server.close(timeout=timeout / 2)
+        self._release_provider(timeout / 2)
+
+    def _release_provider(self, timeout: float) -> None:
+        try:
+            if self._own_provider:
+                self.meter_provider.shutdown(timeout_millis=timeout * 1000)
+            else:
+                self.meter_provider.remove_metric_reader(self.reader.metric_reader)
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish whatever the SDK does
+            self._monitor.fault("shutdown", exc)
+        self.reader.shutdown()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` has run."""
+        return self._closed
+
+    def __enter__(self) -> Telemetry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        where = self.metrics_url or "not serving"
+        return f"<Telemetry namespace={self.config.namespace!r} {where}>"
+
+    # ------------------------------------------------------------------ cycles and phases
+    def cycle_timer(self) -> CycleTimer:
+        """A timer for one control-loop cycle: ``with``, ``async with`` or decorator.
+
+        Example:
+            >>> t = Telemetry(serve=False)
+            >>> with t.cycle_timer() as cycle:
+            ...     with cycle.phase("fetch_marks"):
+            ...         pass
+            >>> cycle.outcome
+            'ok'
+        """
+        return CycleTimer(self)
+
+    def timed_cycle(self, func: F) -> F:
+        """Decorator: each call of ``func`` (sync or async) is one cycle."""
+        return decorate_cycle(func, self.cycle_timer)
+
+    def phase(self, name: str) -> Phase:
+        """Time a phase of the current cycle (found through contextvars; also works outside a
+        cycle, recording only the phase histogram)."""
+        return Phase(self, name, self._phase_attributes(name), current_cycle())
+
+    def _begin_cycle(self, cycle: Cycle) -> None:
+        try:
+            cycle.number = next(self._numbers)
+            cycle.start = start = self._monotonic()
+            self._state.running[cycle.number] = start
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("cycle_begin", exc)
+
+    def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None:
+        try:
+            end = self._monotonic()
+            if cycle is None:
+                self._monitor.fault("cycle_context_lost")
+                return
+            state = self._state
+            state.running.pop(cycle.number, None)
+            if exc is not None and not isinstance(exc, Exception):
+                # KeyboardInterrupt, SystemExit, CancelledError: not the bot's error and not a
+                # completed cycle; they pass through untouched.
+                cycle.outcome = "interrupted"
+                return
+            duration = end - cycle.start
+            outcome = "ok" if exc is None else "error"
+            cycle.outcome = outcome
+            error_key = (
+                None
+                if exc is None
+                else self._limiter("cycle_errors_total", "error_type").admit(type(exc).__name__)
+            )
+            if duration < 0:
+                self._monitor.reject(
+                    "negative_duration",
+                    "cycle duration %r s is negative (clock went back)",
+                    duration,
+                )
+            else:
+                cycle.duration = duration
+                self._cycle_hist.record(duration)
+            with state.lock:
+                state.cycles[outcome] += 1
+                state.last_cycle_end = end
+                if duration >= 0:
+                    state.last_cycle_seconds = duration
+                if error_key is not None:
+                    state.cycle_errors[error_key] = state.cycle_errors.get(error_key, 0) + 1
+        except Exception as fault:  # noqa: BLE001
+            self._monitor.fault("cycle_end", fault)
+
+    def _phase_attributes(self, name: str) -> dict[str, str]:
+        try:
+            return {"phase": self._limiter("cycle_phase_duration_seconds", "phase").admit(name)}
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("phase", exc)
+            return {"phase": "unknown"}
+
+    def _begin_phase(self, phase: Phase) -> None:
+        phase.start = self._monotonic()
+
+    def _end_phase(self, phase: Phase, exc: BaseException | None) -> None:
+        try:
+            duration = self._monotonic() - phase.start
+            if duration < 0:
+                self._monitor.reject(
+                    "negative_duration", "phase %r duration %r s is negative", phase.name, duration
+                )
+                return
+            phase.duration = duration
+            self._phase_hist.record(duration, phase.attributes)
+            if phase.cycle is not None:
+                phases = phase.cycle.phases
+                phases[phase.name] = phases.get(phase.name, 0.0) + duration
+        except Exception as fault:  # noqa: BLE001
+            self._monitor.fault("phase_end", fault)
+
+    # ------------------------------------------------------------------ market data
+    def record_mark(self, symbol: str, price: float | None = None) -> None:
+        """A mark arrived for ``symbol``: one timestamp store (staleness is computed at scrape).
+
+        Example:
+            >>> t = Telemetry(serve=False)
+            >>> t.record_mark("BTC-PERP", 97_000.5)
+        """
+        try:
+            marks = self._state.marks
+            if symbol not in marks:  # a new symbol: bounded by the label limit
+                symbol = self._limiter("market_data_staleness_seconds", "symbol").admit(symbol)
+            marks[symbol] = self._monotonic()
+            if price is not None:
+                self._state.mark_prices[symbol] = price
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_mark", exc)
+
+    def record_marks(self, marks: Mapping[str, float] | Iterable[str]) -> None:
+        """Record many marks at once: a ``{symbol: price}`` mapping or an iterable of symbols."""
+        try:
+            if isinstance(marks, Mapping):
+                for symbol, price in marks.items():
+                    self.record_mark(symbol, price)
+            else:
+                for symbol in marks:
+                    self.record_mark(symbol)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_marks", exc)
+
+    def record_stale_mark(self, symbol: str) -> None:
+        """The bot detected a stale mark for ``symbol`` (counted)."""
+        self._count1("stale_marks_total", "symbol", self._state.stale_marks, symbol)
+
+    def record_ws_reconnect(self, stream: str = "default") -> None:
+        """A websocket stream reconnected (counted per stream)."""
+        self._count1("websocket_reconnects_total", "stream", self._state.ws_reconnects, stream)
+
+    # ------------------------------------------------------------------ account and risk
+    def record_account(
+        self,
+        equity: float | None = None,
+        *,
+        realized_pnl: float | None = None,
+        unrealized_pnl: float | None = None,
+        funding_pnl: float | None = None,
+        total_pnl: float | None = None,
+    ) -> None:
+        """An account snapshot. Omitted fields keep their value; a NaN/inf field is rejected and
+        its previous value kept. ``total_pnl`` defaults to realized + unrealized + funding.
+
+        Example:
+            >>> t = Telemetry(serve=False)
+            >>> t.record_account(
+            ...     equity=10_250.0, realized_pnl=200.0, unrealized_pnl=55.0, funding_pnl=-5.0
+            ... )
+            >>> t.snapshot()["account_snapshot"]["total_pnl"]
+            250.0
+        """
+        try:
+            given = {
+                "equity": equity,
+                "realized_pnl": realized_pnl,
+                "unrealized_pnl": unrealized_pnl,
+                "funding_pnl": funding_pnl,
+                "total_pnl": total_pnl,
+            }
+            accepted: dict[str, float] = {}
+            for name, value in given.items():
+                if value is not None and (number := self._check.number(name, value)) is not None:
+                    accepted[name] = number
+            if not accepted:
+                return
+            state = self._state
+            with state.lock:
+                state.account = replace(
+                    state.account,
+                    **accepted,
+                    recorded_monotonic=self._monotonic(),
+                    recorded_wall=self.clock.time(),
+                )
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_account", exc)
+
+    def record_exposure(self, symbol: str, exposure_usd: float) -> None:
+        """Signed notional exposure of one symbol in USD (0 keeps the series at 0)."""
+        try:
+            value = self._check.number(f"exposure_usd[{symbol!r}]", exposure_usd)
+            if value is not None:
+                key = self._limiter("exposure_usd", "symbol").admit(symbol)
+                self._state.exposure[key] = value
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_exposure", exc)
+
+    def record_exposures(self, exposures: Mapping[str, float]) -> None:
+        """Replace all exposures: symbols absent from ``exposures`` disappear (positions closed)."""
+        try:
+            fresh: dict[str, float] = {}
+            limiter = self._limiter("exposure_usd", "symbol")
+            for symbol, usd in exposures.items():
+                value = self._check.number(f"exposure_usd[{symbol!r}]", usd)
+                if value is not None:
+                    key = limiter.admit(symbol)
+                    fresh[key] = fresh.get(key, 0.0) + value if key != symbol else value
+                elif symbol in self._state.exposure:
+                    fresh[symbol] = self._state.exposure[symbol]  # keep the last good value
+            self._state.exposure = fresh
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_exposures", exc)
+
+    def record_daily_loss(self, loss: float, limit: float | None = None) -> None:
+        """Today's loss counted by the daily-loss guard (positive = loss) and, optionally, the
+        guard's limit (> 0)."""
+        try:
+            value = self._check.number("daily_loss", loss)
+            if value is not None:
+                self._state.daily_loss = value
+            if limit is not None:
+                cap = self._check.number("daily_loss_limit", limit, minimum=0)
+                if cap is not None:
+                    self._state.daily_loss_limit = cap
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_daily_loss", exc)
+
+    def set_circuit_breaker(self, triggered: bool, reason: str | None = None) -> None:
+        """Set the circuit breaker state; a change to triggered counts one trip under ``reason``."""
+        try:
+            state = self._state
+            key = None
+            if triggered:
+                key = self._limiter("circuit_breaker_trips_total", "reason").admit(
+                    reason or "unspecified"
+                )
+            with state.lock:
+                was = state.breaker_triggered
+                state.breaker_triggered = bool(triggered)
+                state.breaker_reason = key
+                if key is not None and not was:
+                    state.breaker_trips[key] = state.breaker_trips.get(key, 0) + 1
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("set_circuit_breaker", exc)
+
+    # ------------------------------------------------------------------ orders
+    def record_order(self, symbol: str, side: str) -> None:
+        """An order was submitted."""
+        self._count_order("orders_submitted_total", self._state.orders, symbol, side)
+
+    def record_fill(
+        self,
+        symbol: str,
+        side: str,
+        *,
+        quantity: float | None = None,
+        price: float | None = None,
+        fee: float | None = None,
+        realized_pnl: float | None = None,
+    ) -> None:
+        """A fill arrived. Numeric fields, when given, must be finite (quantity and fee >= 0);
+        a fill with a bad field is rejected whole."""
+        try:
+            checks = (
+                ("quantity", quantity, 0),
+                ("price", price, 0),
+                ("fee", fee, None),
+                ("realized_pnl", realized_pnl, None),
+            )
+            for name, value, minimum in checks:
+                if (
+                    value is not None
+                    and self._check.number(f"fill.{name}", value, minimum=minimum) is None
+                ):
+                    return
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_fill", exc)
+            return
+        self._count_order("fills_total", self._state.fills, symbol, side)
+
+    def record_rejection(self, symbol: str, reason: str) -> None:
+        """The exchange (or a guard) rejected an order."""
+        try:
+            key = (
+                self._limiter("orders_rejected_total", "symbol").admit(symbol),
+                self._limiter("orders_rejected_total", "reason").admit(reason),
+            )
+            self._state.bump(self._state.rejections, key)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_rejection", exc)
+
+    def record_order_latency(self, seconds: float) -> None:
+        """Seconds from order submission to acknowledgement (negative or NaN is rejected)."""
+        try:
+            value = self._check.number("order_latency_seconds", seconds, minimum=0)
+            if value is not None:
+                self._order_latency_hist.record(value)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_order_latency", exc)
+
+    # ------------------------------------------------------------------ fetcher decorators
+    def records_account(self, func: F) -> F:
+        """Decorator for the bot's account fetcher: its return value (a mapping or an object
+        with ``equity``, ``realized_pnl``, ``unrealized_pnl``, ``funding_pnl``, ``total_pnl``)
+        is recorded as the account snapshot and returned unchanged."""
+        return decorate_fetcher(
+            func, lambda result: self.record_account(**extract_account(result)), self._monitor
+        )
+
+    def records_marks(self, func: F) -> F:
+        """Decorator for the bot's marks fetcher: its return value (``{symbol: price}`` or an
+        iterable of symbols) is recorded as marks and returned unchanged."""
+        return decorate_fetcher(func, self.record_marks, self._monitor)
+
+    # ------------------------------------------------------------------ helpers
+    def _limiter(self, metric: str, label: str) -> LabelLimiter:
+        limiter = self._limiters.get((metric, label))
+        if limiter is None:
+            limiter = self._limiters.setdefault(
+                (metric, label),
+                LabelLimiter(metric, label, self.config.max_label_values, self._monitor),
+            )
+        return limiter
+
+    def _count1(self, metric: str, label: str, counter: dict[str, int], value: str) -> None:
+        try:
+            self._state.bump1(counter, self._limiter(metric, label).admit(value))
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault(metric, exc)
+
+    def _count_order(
+        self, metric: str, counter: dict[tuple[str, ...], int], symbol: str, side: str
+    ) -> None:
+        try:
+            normalized = self._check.side(side)
+            if normalized is not None:
+                key = (self._limiter(metric, "symbol").admit(symbol), normalized)
+                self._state.bump(counter, key)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault(metric, exc)
