@@ -26,7 +26,7 @@ _CURRENT: ContextVar[Cycle | None] = ContextVar("trader_telemetry_cycle", defaul
 class CycleRecorder(Protocol):
     """What a :class:`CycleTimer` records into (a ``Telemetry``, or nothing when unconfigured)."""
 
-    def _begin_cycle(self, cycle: Cycle) -> None: ...
+    def _begin_cycle(self, timer: CycleTimer) -> Cycle: ...
     def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None: ...
     def _phase_attributes(self, name: str) -> dict[str, str]: ...
     def _begin_phase(self, phase: Phase) -> None: ...
@@ -85,25 +85,34 @@ class Cycle:
     """
 
     __slots__ = (
+        "_phases",
         "_recorder",
         "_timer",
         "_token",
         "duration",
         "number",
         "outcome",
-        "phases",
         "start",
     )
 
-    def __init__(self, recorder: CycleRecorder, timer: CycleTimer) -> None:
+    def __init__(
+        self, recorder: CycleRecorder, timer: CycleTimer, number: int, start: float
+    ) -> None:
         self._recorder = recorder
         self._timer = timer
+        self.number = number
+        self.start = start
         self._token: Token[Cycle | None] | None = None
-        self.number = 0
-        self.start = 0.0
         self.duration: float | None = None
         self.outcome: str | None = None
-        self.phases: dict[str, float] = {}
+        self._phases: dict[str, float] | None = None  # most cycles of a hot loop have none
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """Seconds spent per phase name in this cycle (a live dict)."""
+        if self._phases is None:
+            self._phases = {}
+        return self._phases
 
     def phase(self, name: str) -> Phase:
         """Time a named part of this cycle.
@@ -138,8 +147,7 @@ class CycleTimer:
         self._recorder = recorder
 
     def __enter__(self) -> Cycle:
-        cycle = Cycle(self._recorder, self)
-        self._recorder._begin_cycle(cycle)
+        cycle = self._recorder._begin_cycle(self)
         cycle._token = _CURRENT.set(cycle)
         return cycle
 

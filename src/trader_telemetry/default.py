@@ -36,8 +36,8 @@ class _NullRecorder:
     """Stands in for a Telemetry before ``configure()``: keeps cycle and phase bookkeeping
     (outcome, durations stay None) and records nothing."""
 
-    def _begin_cycle(self, cycle: Cycle) -> None:
-        pass
+    def _begin_cycle(self, timer: CycleTimer) -> Cycle:
+        return Cycle(self, timer, 0, 0.0)
 
     def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None:
         if cycle is not None:

@@ -1,0 +1,170 @@
+"""Real components: one session-scoped Prometheus (127.0.0.1, ephemeral port) scraping one
+session-scoped endpoint, our own MetricsServer, whose source each test swaps.
+
+A new target is first scraped about 5.4 s after Prometheus starts (a fixed discovery
+throttle), so the suite pays that once; after it, a test waits for a scrape or two (500 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import trader_telemetry as tt
+from trader_telemetry.exposition import MetricsServer
+from trader_telemetry.readers import Exposition
+
+from ..conftest import require_tool
+
+SCRAPE_INTERVAL = 0.5
+
+
+class SwappableSource:
+    """Serves whichever Telemetry the current test installed (nothing before the first)."""
+
+    def __init__(self) -> None:
+        self.current: tt.Telemetry | None = None
+
+    def render_metrics(self, accept: str | None = None) -> Exposition:
+        if self.current is None:
+            return Exposition(b"", "text/plain; version=0.0.4; charset=utf-8")
+        return self.current.render_metrics(accept)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {} if self.current is None else self.current.snapshot()
+
+
+class Prometheus:
+    """A running Prometheus and the helpers tests need."""
+
+    def __init__(self, url: str, source: SwappableSource) -> None:
+        self.url = url
+        self.source = source
+
+    def api(self, path: str, **params: str) -> Any:
+        query = urllib.parse.urlencode(params)
+        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=5) as response:
+            body = json.loads(response.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.api("/api/v1/query", query=expr)["result"]
+        return result
+
+    def scalar(self, expr: str) -> float | None:
+        result = self.query(expr)
+        if not result:
+            return None
+        assert len(result) == 1, result
+        return float(result[0]["value"][1])
+
+    def wait_for(
+        self, expr: str, predicate: Callable[[float | None], bool], timeout: float = 10.0
+    ) -> float | None:
+        """Poll ``expr`` until ``predicate(value)`` holds; fail with the last value otherwise."""
+        deadline = time.monotonic() + timeout
+        last: float | None = None
+        while time.monotonic() < deadline:
+            last = self.scalar(expr)
+            if predicate(last):
+                return last
+            time.sleep(SCRAPE_INTERVAL / 2)
+        pytest.fail(f"{expr}: still {last!r} after {timeout} s")
+
+    def install(self, telemetry: tt.Telemetry) -> None:
+        """Serve ``telemetry`` and wait until Prometheus has scraped it at least once.
+
+        The previous test's series are first seen to go stale (one empty scrape), so a query
+        can never read the last test's values."""
+        marker = f"count({telemetry.config.namespace}_build_info)"
+        self.source.current = None
+        self.wait_for(marker, lambda v: v is None)
+        self.source.current = telemetry
+        self.wait_for(marker, lambda v: v == 1)
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[Prometheus]:
+    binary = require_tool("prometheus")
+    source = SwappableSource()
+    endpoint = MetricsServer(source, "127.0.0.1", 0)
+    workdir = Path(tempfile.mkdtemp(prefix="tt-prometheus-"))
+    (workdir / "prometheus.yml").write_text(
+        "global:\n"
+        f"  scrape_interval: {int(SCRAPE_INTERVAL * 1000)}ms\n"
+        f"  scrape_timeout: {int(SCRAPE_INTERVAL * 1000)}ms\n"
+        "scrape_configs:\n"
+        "  - job_name: bot\n"
+        "    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{endpoint.port}']\n"
+    )
+    log = (workdir / "prometheus.log").open("w+")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            "--web.listen-address=127.0.0.1:0",
+            "--log.level=info",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = _wait_listening(workdir / "prometheus.log", process)
+        prom = Prometheus(url, source)
+        _wait_target_up(prom)
+        yield prom
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+        endpoint.close()
+
+
+def _wait_listening(log: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 20
+    pattern = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
+    while time.monotonic() < deadline:
+        match = pattern.search(log.read_text())
+        if match:
+            url = f"http://{match.group(1)}"
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(url + "/-/ready", timeout=1) as response:
+                        if response.status == 200:
+                            return url
+                except OSError:
+                    time.sleep(0.05)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    pytest.fail(f"prometheus did not start:\n{log.read_text()[-3000:]}")
+
+
+def _wait_target_up(prom: Prometheus) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        targets = prom.api("/api/v1/targets")["activeTargets"]
+        if targets and all(t["health"] == "up" for t in targets):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"target never up: {prom.api('/api/v1/targets')}")

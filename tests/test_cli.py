@@ -1,0 +1,97 @@
+"""The command line: the demo bot as a newcomer runs it, in a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from trader_telemetry.cli import main
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trader_telemetry", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_demo_runs_n_cycles_and_exits_cleanly() -> None:
+    result = run_cli("demo", "--port", "0", "--cycles", "3", "--interval", "0", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("trader-telemetry demo: metrics on http://127.0.0.1:")
+    assert "stopped" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_serves_live_metrics_and_ctrl_c_exits_cleanly() -> None:
+    command = [sys.executable, "-m", "trader_telemetry", "demo", "--port", "0"]
+    command += ["--interval", "0.05", "--namespace", "coinbase_trader", "--seed", "2"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        stdout, stderr = _scrape_then_interrupt(process)
+    assert process.returncode == 0, stderr
+    assert "stopped" in stdout
+    assert "Traceback" not in stderr
+
+
+def _scrape_then_interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split("metrics on ")[1].split()[0]
+        deadline = time.monotonic() + 10
+        body = ""
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                body = response.read().decode()
+            if "coinbase_trader_equity " in body:  # the first cycle has recorded the account
+                break
+            time.sleep(0.1)
+        assert "coinbase_trader_equity " in body
+        process.send_signal(signal.SIGINT)
+        return process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_demo_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = run_cli("demo", "--port", str(port), "--cycles", "1")
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port}" in result.stdout
+    assert "already in use" in result.stdout
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("trader-telemetry ")
+
+
+def test_console_script_is_installed() -> None:
+    script = os.path.join(os.path.dirname(sys.executable), "trader-telemetry")
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
