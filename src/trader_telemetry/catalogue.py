@@ -232,3 +232,24 @@ def metric(name: str) -> MetricSpec:
 def specs_of(component: Component) -> Iterator[MetricSpec]:
     """The rows a component produces."""
     return (spec for spec in CATALOGUE if spec.component is component)
+
+
+def as_markdown() -> str:
+    """The catalogue as a Markdown table (README.md and docs/metrics.md embed it; a test keeps
+    them equal).
+
+    Example:
+        >>> as_markdown().splitlines()[0]
+        '| name | type | labels | meaning |'
+    """
+    lines = ["| name | type | labels | meaning |", "|---|---|---|---|"]
+    for spec in CATALOGUE:
+        note = "" if spec.component is Component.CORE else f" *(with the {spec.component} feature)*"
+        lines.append(
+            f"| `{{ns}}_{spec.name}` | {spec.kind} | {', '.join(spec.labels)} | {spec.help}{note} |"
+        )
+    lines.append(
+        "| `process_*` | (prometheus_client) | | CPU seconds, resident memory, open fds, "
+        "start time of the bot's process. |"
+    )
+    return "\n".join(lines) + "\n"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
@@ -27,7 +26,7 @@ from .fetchers import decorate_fetcher, extract_account
 from .instruments import create_instruments
 from .readers import Exposition, create_reader
 from .selfmonitor import SelfMonitor
-from .state import RecordedState
+from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
 from .version import __version__
 
@@ -368,9 +367,13 @@ class Telemetry:
                 return
             state = self._state
             with state.lock:
-                state.account = replace(
-                    state.account,
-                    **accepted,
+                old = state.account
+                state.account = AccountSnapshot(
+                    equity=accepted.get("equity", old.equity),
+                    realized_pnl=accepted.get("realized_pnl", old.realized_pnl),
+                    unrealized_pnl=accepted.get("unrealized_pnl", old.unrealized_pnl),
+                    funding_pnl=accepted.get("funding_pnl", old.funding_pnl),
+                    total_pnl=accepted.get("total_pnl", old.total_pnl),
                     recorded_monotonic=self._monotonic(),
                     recorded_wall=self.clock.time(),
                 )

@@ -26,12 +26,16 @@ class ValueChecker:
 
     def number(self, what: str, value: object, *, minimum: float | None = None) -> float | None:
         """``value`` as a float, or None (rejected) when it is not a finite number >= minimum."""
-        if isinstance(value, bool) or not isinstance(value, Real | Decimal):
+        kind = type(value)
+        if kind is float or kind is int:  # the common case, without the ABC check (~300 ns)
+            number = float(value)  # type: ignore[arg-type]
+        elif isinstance(value, bool) or not isinstance(value, Real | Decimal):
             self._monitor.reject(
                 "not_a_number", "%s must be a number, got %r; ignored", what, value
             )
             return None
-        number = float(value)
+        else:
+            number = float(value)
         if not math.isfinite(number):
             self._monitor.reject(
                 "non_finite", "%s must be finite, got %r; the previous value is kept", what, value
