@@ -22,6 +22,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _CURRENT: ContextVar[Cycle | None] = ContextVar("trader_telemetry_cycle", default=None)
 
+T_co = TypeVar("T_co", covariant=True)
+T = TypeVar("T")
+
+
+class _SyncContext(Protocol[T_co]):
+    def __enter__(self) -> T_co: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]: ...
+
+
+# Phases and cycles do no I/O: ``async with`` is the same work as ``with``.
+async def _async_enter(self: _SyncContext[T]) -> T:
+    return self.__enter__()
+
+
+async def _async_exit(
+    self: _SyncContext[object],
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> Literal[False]:
+    return self.__exit__(exc_type, exc, tb)
+
 
 class CycleRecorder(Protocol):
     """What a :class:`CycleTimer` records into (a ``Telemetry``, or nothing when unconfigured)."""
@@ -61,16 +88,8 @@ class Phase:
         self._recorder._end_phase(self, exc)
         return False
 
-    async def __aenter__(self) -> Phase:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Literal[False]:
-        return self.__exit__(exc_type, exc, tb)
+    __aenter__ = _async_enter
+    __aexit__ = _async_exit
 
 
 class Cycle:
@@ -168,16 +187,8 @@ class CycleTimer:
         self._recorder._end_cycle(cycle, exc)
         return False  # never swallow the bot's exception
 
-    async def __aenter__(self) -> Cycle:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Literal[False]:
-        return self.__exit__(exc_type, exc, tb)
+    __aenter__ = _async_enter
+    __aexit__ = _async_exit
 
     def __call__(self, func: F) -> F:
         """Use the timer as a decorator: every call of ``func`` is one cycle."""

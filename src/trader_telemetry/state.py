@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 __all__ = ["AccountSnapshot", "RecordedState"]
 
 CounterKey = tuple[str, ...]
+K = TypeVar("K", str, CounterKey)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +69,9 @@ class RecordedState:
     fills: dict[CounterKey, int] = field(default_factory=dict)
     rejections: dict[CounterKey, int] = field(default_factory=dict)
 
-    def bump(self, counter: dict[CounterKey, int], key: CounterKey) -> None:
+    def bump(self, counter: dict[K, int], key: K) -> None:
         """Add one to ``counter[key]`` (thread-safe)."""
         # acquire/release rather than `with`: about 3x cheaper on CPython 3.11.
-        self.lock.acquire()
-        try:
-            counter[key] = counter.get(key, 0) + 1
-        finally:
-            self.lock.release()
-
-    def bump1(self, counter: dict[str, int], key: str) -> None:
-        """Add one to a single-label counter (thread-safe)."""
         self.lock.acquire()
         try:
             counter[key] = counter.get(key, 0) + 1

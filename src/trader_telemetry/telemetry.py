@@ -13,27 +13,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
 from .cardinality import LabelLimiter
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
-from .errors import ConfigurationError
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
 from .fetchers import decorate_fetcher, extract_account
-from .instruments import create_instruments
-from .readers import Exposition, create_reader
+from .pipeline import MetricPipeline
+from .readers import Exposition
 from .selfmonitor import SelfMonitor
 from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
-from .version import __version__
 
 __all__ = ["Telemetry"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_METER_NAME = "trader_telemetry"
 
 
 class Telemetry:
@@ -80,31 +75,12 @@ class Telemetry:
         # A CycleTimer holds no per-use state, so one instance serves every call.
         self._timer = CycleTimer(self)
 
-        self.reader = create_reader(
-            cfg.reader, target_info=cfg.target_info, scope_labels=cfg.scope_labels
-        )
-        self._own_provider = meter_provider is None
-        if meter_provider is None:
-            resource = Resource.create({SERVICE_NAME: cfg.namespace})
-            provider = MeterProvider(metric_readers=[self.reader.metric_reader], resource=resource)
-        elif isinstance(meter_provider, MeterProvider):
-            provider = meter_provider
-            provider.add_metric_reader(self.reader.metric_reader)
-        else:
-            raise ConfigurationError(
-                "meter_provider must be an opentelemetry.sdk.metrics.MeterProvider, "
-                f"got {type(meter_provider).__name__}"
-            )
-        self.meter_provider = provider
-        meter = provider.get_meter(_METER_NAME, __version__)
-        instruments = create_instruments(
-            meter,
-            namespace=cfg.namespace,
-            state=self._state,
-            clock=cfg.clock,
-            monitor=self._monitor,
-            version=__version__,
-        )
+        self._pipeline = MetricPipeline(cfg, self._state, self._monitor, meter_provider)
+        #: The Prometheus reader (see :mod:`trader_telemetry.readers`).
+        self.reader = self._pipeline.reader
+        #: The OTel SDK meter provider our instruments live on (ours, or the bot's).
+        self.meter_provider = self._pipeline.provider
+        instruments = self._pipeline.instruments
         self._cycle_hist = instruments.cycle_duration
         self._phase_hist = instruments.phase_duration
         self._order_latency_hist = instruments.order_latency
@@ -114,7 +90,7 @@ class Telemetry:
             try:
                 self._server = MetricsServer(self, cfg.host, cfg.port)
             except BaseException:
-                self._release_provider(1.0)
+                self._pipeline.release(1.0)
                 raise
 
     # ------------------------------------------------------------------ endpoint and lifecycle
@@ -146,17 +122,7 @@ class Telemetry:
             self._closed = True
         if self._server is not None:
             self._server.close(timeout=timeout / 2)
-        self._release_provider(timeout / 2)
-
-    def _release_provider(self, timeout: float) -> None:
-        try:
-            if self._own_provider:
-                self.meter_provider.shutdown(timeout_millis=timeout * 1000)
-            else:
-                self.meter_provider.remove_metric_reader(self.reader.metric_reader)
-        except Exception as exc:  # noqa: BLE001 - shutdown must finish whatever the SDK does
-            self._monitor.fault("shutdown", exc)
-        self.reader.shutdown()
+        self._pipeline.release(timeout / 2)
 
     @property
     def closed(self) -> bool:
@@ -519,7 +485,7 @@ class Telemetry:
 
     def _count1(self, metric: str, label: str, counter: dict[str, int], value: str) -> None:
         try:
-            self._state.bump1(counter, self._limiter(metric, label).admit(value))
+            self._state.bump(counter, self._limiter(metric, label).admit(value))
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault(metric, exc)
 

@@ -91,3 +91,10 @@ own = tt.Telemetry(config, clock=tt.ManualClock())
 assert_type(own.render_metrics().body, bytes)
 own.shutdown(timeout=1.0)
 tt.shutdown()
+
+
+async def async_cycle() -> None:
+    async with tt.cycle_timer() as cycle:
+        assert_type(cycle, tt.Cycle)
+        async with cycle.phase("x") as phase:
+            assert_type(phase, tt.Phase)

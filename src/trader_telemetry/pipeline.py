@@ -1,0 +1,75 @@
+"""The OTel side of one Telemetry: the Prometheus reader, the meter provider it joins (our own
+or the bot's), and the instruments created from the catalogue."""
+
+from __future__ import annotations
+
+from opentelemetry.metrics import MeterProvider as ApiMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+from .config import TelemetryConfig
+from .errors import ConfigurationError
+from .instruments import Instruments, create_instruments
+from .readers import PrometheusReader, create_reader
+from .selfmonitor import SelfMonitor
+from .state import RecordedState
+from .version import __version__
+
+__all__ = ["METER_NAME", "MetricPipeline"]
+
+#: The instrumentation scope of every instrument we create.
+METER_NAME = "trader_telemetry"
+
+
+class MetricPipeline:
+    """Reader + provider + instruments, built together and released together.
+
+    With ``meter_provider`` (the bot's own SDK provider) our reader is added to it and our
+    instruments are created on it; :meth:`release` then removes our reader and leaves the bot's
+    provider running. Without it, a provider of our own is built and shut down on release.
+    """
+
+    def __init__(
+        self,
+        config: TelemetryConfig,
+        state: RecordedState,
+        monitor: SelfMonitor,
+        meter_provider: ApiMeterProvider | None = None,
+    ) -> None:
+        if meter_provider is not None and not isinstance(meter_provider, MeterProvider):
+            raise ConfigurationError(
+                "meter_provider must be an opentelemetry.sdk.metrics.MeterProvider, "
+                f"got {type(meter_provider).__name__}"
+            )
+        self._monitor = monitor
+        self.reader: PrometheusReader = create_reader(
+            config.reader, target_info=config.target_info, scope_labels=config.scope_labels
+        )
+        self.owns_provider = meter_provider is None
+        if meter_provider is None:
+            resource = Resource.create({SERVICE_NAME: config.namespace})
+            self.provider = MeterProvider(
+                metric_readers=[self.reader.metric_reader], resource=resource
+            )
+        else:
+            self.provider = meter_provider
+            self.provider.add_metric_reader(self.reader.metric_reader)
+        self.instruments: Instruments = create_instruments(
+            self.provider.get_meter(METER_NAME, __version__),
+            namespace=config.namespace,
+            state=state,
+            clock=config.clock,
+            monitor=monitor,
+            version=__version__,
+        )
+
+    def release(self, timeout: float) -> None:
+        """Detach from (or shut down) the provider and release the reader; never raises."""
+        try:
+            if self.owns_provider:
+                self.provider.shutdown(timeout_millis=timeout * 1000)
+            else:
+                self.provider.remove_metric_reader(self.reader.metric_reader)
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish whatever the SDK does
+            self._monitor.fault("shutdown", exc)
+        self.reader.shutdown()
