@@ -34,19 +34,20 @@ def test_demo_runs_n_cycles_and_exits_cleanly() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_demo_serves_live_metrics_and_ctrl_c_exits_cleanly() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_demo_serves_live_metrics_and_stops_cleanly(stop: signal.Signals) -> None:
     command = [sys.executable, "-m", "trader_telemetry", "demo", "--port", "0"]
     command += ["--interval", "0.05", "--namespace", "coinbase_trader", "--seed", "2"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     ) as process:
-        stdout, stderr = _scrape_then_interrupt(process)
+        stdout, stderr = _scrape_then_stop(process, stop)
     assert process.returncode == 0, stderr
     assert "stopped" in stdout
     assert "Traceback" not in stderr
 
 
-def _scrape_then_interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
+def _scrape_then_stop(process: subprocess.Popen[str], stop: signal.Signals) -> tuple[str, str]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -60,7 +61,7 @@ def _scrape_then_interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
                 break
             time.sleep(0.1)
         assert "coinbase_trader_equity " in body
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         return process.communicate(timeout=10)
     finally:
         if process.poll() is None:

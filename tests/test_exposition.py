@@ -81,6 +81,8 @@ def test_metrics_json_snapshot(served: tt.Telemetry) -> None:
     with tt.cycle_timer():
         served.record_account(equity=10_000.0, realized_pnl=5.0, unrealized_pnl=-2.0)
         served.record_exposure("BTC-PERP", 2_500.0)
+        served.record_mark("BTC-PERP", 97_000.0)
+        served.record_mark("ETH-PERP", float("nan"))  # unchecked on the tick path
         served.record_daily_loss(100.0, limit=1_000.0)
     assert served.metrics_url is not None
     status, headers, body = get(served.metrics_url + ".json")
@@ -95,6 +97,9 @@ def test_metrics_json_snapshot(served: tt.Telemetry) -> None:
     assert doc["cycle_metrics"]["count"] == 1
     assert doc["risk"]["daily_loss_ratio"] == 0.1
     assert doc["positions"]["BTC-PERP"]["exposure_usd"] == 2_500.0
+    assert doc["positions"]["BTC-PERP"]["mark_price"] == 97_000.0
+    assert doc["positions"]["BTC-PERP"]["mark_age_seconds"] >= 0
+    assert doc["positions"]["ETH-PERP"]["mark_price"] is None  # strict JSON: no NaN
     assert doc["health"]["status"] == "unknown"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,6 +193,10 @@ def run_demo(
     return bot
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _command(args: argparse.Namespace) -> int:
     try:
         telemetry = configure(
@@ -201,11 +206,14 @@ def _command(args: argparse.Namespace) -> int:
         print(f"trader-telemetry demo: {exc}")
         return 2
     print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} (Ctrl-C to stop)", flush=True)
+    # `docker stop`, systemd and kill send SIGTERM: stop as cleanly as on Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_demo(telemetry, cycles=args.cycles, interval=args.interval, seed=args.seed)
     except KeyboardInterrupt:
         print("trader-telemetry demo: interrupted, shutting down", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         shutdown()
     print("trader-telemetry demo: stopped", flush=True)
     return 0

@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
                 exposition = self.server.source.render_metrics(self.headers.get("Accept"))
                 self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
             elif path == "/metrics.json":
-                body = json.dumps(self.server.source.snapshot(), indent=2, sort_keys=False)
+                # allow_nan=False: strict JSON; a NaN that slipped through is a 500, not bad JSON.
+                body = json.dumps(self.server.source.snapshot(), indent=2, allow_nan=False)
                 self._send(HTTPStatus.OK, body.encode() + b"\n", "application/json", head=head)
             elif path == "/":
                 self._send(HTTPStatus.OK, _INDEX, "text/html; charset=utf-8", head=head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,10 @@ def rfc3339(epoch_seconds: float) -> str:
     )
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def build_snapshot(
     state: RecordedState, config: TelemetryConfig, monitor: SelfMonitor, clock: Clock
 ) -> dict[str, Any]:
@@ -39,8 +44,14 @@ def build_snapshot(
     limit, loss = state.daily_loss_limit, state.daily_loss
     exposure = state.exposure.copy()
     staleness = state.staleness(now)
+    # The tick path stores prices unchecked (it must stay a plain store): check them here.
+    prices = {s: p for s, p in state.mark_prices.copy().items() if _finite(p)}
     positions = {
-        symbol: {"exposure_usd": exposure.get(symbol), "mark_age_seconds": staleness.get(symbol)}
+        symbol: {
+            "exposure_usd": exposure.get(symbol),
+            "mark_price": prices.get(symbol),
+            "mark_age_seconds": staleness.get(symbol),
+        }
         for symbol in sorted(set(exposure) | set(staleness))
     }
     return {
