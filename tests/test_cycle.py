@@ -257,3 +257,39 @@ def test_traceback_of_reraised_error_is_the_bots(telemetry: tt.Telemetry) -> Non
             names.append(tb.tb_frame.f_code.co_name)
             tb = tb.tb_next
         assert names[-1] == "test_traceback_of_reraised_error_is_the_bots"
+
+
+def test_exit_without_enter_is_a_counted_fault_not_an_exception(telemetry: tt.Telemetry) -> None:
+    timer = telemetry.cycle_timer()
+    assert timer.__exit__(None, None, None) is False
+    assert value(telemetry, "telemetry_errors_total", reason="cycle_context_lost") == 1
+
+
+def test_broken_clock_never_reaches_the_bot() -> None:
+    class BrokenClock:
+        def __init__(self) -> None:
+            self.broken = False
+
+        def monotonic(self) -> float:
+            if self.broken:
+                raise OSError("clock source gone")
+            return 0.0
+
+        def time(self) -> float:
+            return 1_700_000_000.0
+
+    clock = BrokenClock()
+    telemetry = tt.Telemetry(namespace="t", serve=False, clock=clock)
+    try:
+        clock.broken = True
+        with telemetry.cycle_timer() as cycle, telemetry.phase("p"):
+            result = "the bot's work ran"
+        assert result == "the bot's work ran"
+        assert cycle.outcome is None  # nothing could be measured
+        clock.broken = False
+        assert value(telemetry, "telemetry_errors_total", reason="cycle_begin") == 1
+        assert value(telemetry, "telemetry_errors_total", reason="cycle_end") == 1
+        assert value(telemetry, "telemetry_errors_total", reason="phase_begin") == 1
+        assert value(telemetry, "telemetry_errors_total", reason="phase_end") == 1
+    finally:
+        telemetry.shutdown()

@@ -15,6 +15,9 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 import wrapt
+from opentelemetry.metrics import Histogram
+
+from .state import RecordedState
 
 __all__ = ["Cycle", "CycleTimer", "Phase", "current_cycle", "decorate_cycle"]
 
@@ -51,10 +54,17 @@ async def _async_exit(
 
 
 class CycleRecorder(Protocol):
-    """What a :class:`CycleTimer` records into (a ``Telemetry``, or nothing when unconfigured)."""
+    """What a :class:`CycleTimer` records into (a ``Telemetry``, or nothing when unconfigured).
 
-    def _begin_cycle(self, timer: CycleTimer) -> Cycle: ...
-    def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None: ...
+    The timer handles the common case itself (a cycle that ended without an exception); every
+    other ending goes to ``_end_cycle``: errors, interruptions, a clock that went backwards, a
+    lost context (``cycle`` None), or a recorder with no histogram.
+    """
+
+    def _end_cycle(
+        self, cycle: Cycle | None, exc: BaseException | None, end: float, duration: float
+    ) -> None: ...
+    def _cycle_fault(self, where: str, exc: BaseException) -> None: ...
     def _phase_attributes(self, name: str) -> dict[str, str]: ...
     def _begin_phase(self, phase: Phase) -> None: ...
     def _end_phase(self, phase: Phase, exc: BaseException | None) -> None: ...
@@ -160,13 +170,33 @@ class CycleTimer:
         'ok'
     """
 
-    __slots__ = ("_recorder",)
+    __slots__ = ("_histogram", "_monotonic", "_recorder", "_state")
 
-    def __init__(self, recorder: CycleRecorder) -> None:
+    def __init__(
+        self,
+        recorder: CycleRecorder,
+        state: RecordedState,
+        monotonic: Callable[[], float],
+        histogram: Histogram | None,
+    ) -> None:
         self._recorder = recorder
+        self._state = state
+        self._monotonic = monotonic
+        self._histogram = histogram
 
+    # __enter__ and __exit__ run once per cycle of the bot's loop: the common path is written
+    # out here, without further calls, because a cycle's whole budget is one OTel record plus
+    # about 30 % (benchmarks/hot_path.py).
     def __enter__(self) -> Cycle:
-        cycle = self._recorder._begin_cycle(self)
+        state = self._state
+        number = next(state.numbers)  # atomic under the GIL: safe from many threads
+        try:
+            start = self._monotonic()
+            state.running[number] = start
+        except Exception as exc:  # noqa: BLE001 - a broken clock must not stop the bot
+            self._recorder._cycle_fault("cycle_begin", exc)
+            start = 0.0
+        cycle = Cycle(self._recorder, self, number, start)
         cycle._token = _CURRENT.set(cycle)
         return cycle
 
@@ -176,15 +206,38 @@ class CycleTimer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> Literal[False]:
-        cycle = _CURRENT.get()
-        if cycle is None or cycle._timer is not self:
-            cycle = None  # the context was lost (exited elsewhere than entered): recorder counts it
-        elif cycle._token is not None:
+        try:
+            end = self._monotonic()
+            cycle = _CURRENT.get()
+            if cycle is None or cycle._timer is not self:
+                # Exited in another context than entered: the recorder counts it as a fault.
+                self._recorder._end_cycle(None, exc, end, 0.0)
+                return False
             try:
-                _CURRENT.reset(cycle._token)
+                _CURRENT.reset(cycle._token)  # type: ignore[arg-type]
             except ValueError:  # a token from another context: just clear ours
                 _CURRENT.set(None)
-        self._recorder._end_cycle(cycle, exc)
+            state = self._state
+            state.running.pop(cycle.number, None)
+            duration = end - cycle.start
+            histogram = self._histogram
+            if exc is None and duration >= 0 and histogram is not None:
+                cycle.outcome = "ok"
+                cycle.duration = duration
+                histogram.record(duration)
+                # acquire/release, not `with`: about 110 ns against 310 ns on CPython 3.11.
+                lock = state.lock
+                lock.acquire()
+                try:
+                    state.cycles["ok"] += 1
+                finally:
+                    lock.release()
+                state.last_cycle_seconds = duration
+                state.last_cycle_end = end
+            else:
+                self._recorder._end_cycle(cycle, exc, end, duration)
+        except Exception as fault:  # noqa: BLE001 - never raise into the bot's loop
+            self._recorder._cycle_fault("cycle_end", fault)
         return False  # never swallow the bot's exception
 
     __aenter__ = _async_enter

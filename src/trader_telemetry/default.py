@@ -7,6 +7,7 @@ still times and re-raises, but records nowhere.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from opentelemetry.metrics import MeterProvider
 
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
+from .state import RecordedState
 from .telemetry import Telemetry
 
 __all__ = [
@@ -33,17 +35,19 @@ _default: Telemetry | None = None
 
 
 class _NullRecorder:
-    """Stands in for a Telemetry before ``configure()``: keeps cycle and phase bookkeeping
-    (outcome, durations stay None) and records nothing."""
+    """Stands in for a Telemetry before ``configure()``: cycles and phases still get their
+    outcome, nothing is recorded."""
 
-    def _begin_cycle(self, timer: CycleTimer) -> Cycle:
-        return Cycle(self, timer, 0, 0.0)
-
-    def _end_cycle(self, cycle: Cycle | None, exc: BaseException | None) -> None:
+    def _end_cycle(
+        self, cycle: Cycle | None, exc: BaseException | None, end: float, duration: float
+    ) -> None:
         if cycle is not None:
             cycle.outcome = (
                 "ok" if exc is None else "error" if isinstance(exc, Exception) else "interrupted"
             )
+
+    def _cycle_fault(self, where: str, exc: BaseException) -> None:
+        pass
 
     def _phase_attributes(self, name: str) -> dict[str, str]:
         return {}
@@ -56,6 +60,8 @@ class _NullRecorder:
 
 
 _NULL = _NullRecorder()
+# Times nothing: no histogram, so every cycle takes the recorder's (no-op) path.
+_NULL_TIMER = CycleTimer(_NULL, RecordedState(started_monotonic=0.0), time.perf_counter, None)
 
 
 def configure(
@@ -119,7 +125,7 @@ def cycle_timer() -> CycleTimer:
         ...     pass
     """
     telemetry = _default
-    return CycleTimer(_NULL if telemetry is None else telemetry)
+    return _NULL_TIMER if telemetry is None else telemetry.cycle_timer()
 
 
 def timed_cycle(func: F) -> F:

@@ -7,7 +7,9 @@ not on every tick.
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -47,6 +49,8 @@ class RecordedState:
 
     started_monotonic: float
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Cycle numbers, 1, 2, ...: ``next()`` on it is atomic.
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     account: AccountSnapshot = field(default_factory=AccountSnapshot)
     exposure: dict[str, float] = field(default_factory=dict)
     #: symbol -> monotonic time of its last mark: the whole tick path is one store here.
