@@ -113,25 +113,15 @@ class Cycle:
         phases: Seconds spent per phase name in this cycle.
     """
 
-    __slots__ = (
-        "_phases",
-        "_recorder",
-        "_timer",
-        "_token",
-        "duration",
-        "number",
-        "outcome",
-        "start",
-    )
+    __slots__ = ("_phases", "_timer", "_token", "duration", "number", "outcome", "start")
 
-    def __init__(
-        self, recorder: CycleRecorder, timer: CycleTimer, number: int, start: float
-    ) -> None:
-        self._recorder = recorder
+    # Built once per cycle on the hot path: only the stores that are needed (the token is set
+    # by the timer right after construction).
+    def __init__(self, timer: CycleTimer, number: int, start: float) -> None:
         self._timer = timer
         self.number = number
         self.start = start
-        self._token: Token[Cycle | None] | None = None
+        self._token: Token[Cycle | None]
         self.duration: float | None = None
         self.outcome: str | None = None
         self._phases: dict[str, float] | None = None  # most cycles of a hot loop have none
@@ -152,7 +142,8 @@ class Cycle:
             ...     with cycle.phase("fetch_marks"):
             ...         pass
         """
-        return Phase(self._recorder, name, self._recorder._phase_attributes(name), self)
+        recorder = self._timer._recorder
+        return Phase(recorder, name, recorder._phase_attributes(name), self)
 
     def __repr__(self) -> str:
         return f"<Cycle #{self.number} outcome={self.outcome!r} duration={self.duration!r}>"
@@ -196,7 +187,7 @@ class CycleTimer:
         except Exception as exc:  # noqa: BLE001 - a broken clock must not stop the bot
             self._recorder._cycle_fault("cycle_begin", exc)
             start = 0.0
-        cycle = Cycle(self._recorder, self, number, start)
+        cycle = Cycle(self, number, start)
         cycle._token = _CURRENT.set(cycle)
         return cycle
 
@@ -214,7 +205,7 @@ class CycleTimer:
                 self._recorder._end_cycle(None, exc, end, 0.0)
                 return False
             try:
-                _CURRENT.reset(cycle._token)  # type: ignore[arg-type]
+                _CURRENT.reset(cycle._token)
             except ValueError:  # a token from another context: just clear ours
                 _CURRENT.set(None)
             state = self._state
