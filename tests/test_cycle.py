@@ -293,3 +293,24 @@ def test_broken_clock_never_reaches_the_bot() -> None:
         assert value(telemetry, "telemetry_errors_total", reason="phase_end") == 1
     finally:
         telemetry.shutdown()
+
+
+def test_error_cycle_resets_last_cycle_age(telemetry: tt.Telemetry, clock: tt.ManualClock) -> None:
+    clock.advance(30)
+    with pytest.raises(BotError), telemetry.cycle_timer():
+        clock.advance(1)
+        raise BotError
+    assert value(telemetry, "last_cycle_age_seconds") == 0
+    assert value(telemetry, "cycle_duration_seconds_count") == 1
+
+
+def test_in_progress_reports_the_oldest_running_cycle(
+    telemetry: tt.Telemetry, clock: tt.ManualClock
+) -> None:
+    outer = telemetry.cycle_timer()
+    with outer:
+        clock.advance(5)
+        with telemetry.cycle_timer():
+            clock.advance(2)
+            assert value(telemetry, "cycle_in_progress_seconds") == 7
+        assert value(telemetry, "cycle_in_progress_seconds") == 7

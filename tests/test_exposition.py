@@ -77,6 +77,15 @@ def test_gzip_when_accepted(served: tt.Telemetry) -> None:
     assert b"coinbase_trader_build_info" in gzip.decompress(body)
 
 
+def test_small_bodies_are_not_gzipped(served: tt.Telemetry) -> None:
+    assert served.metrics_url is not None
+    base = served.metrics_url.removesuffix("/metrics")
+    status, headers, body = get(base + "/nope", {"Accept-Encoding": "gzip"})
+    assert status == 404
+    assert "Content-Encoding" not in headers
+    assert body == b"not found\n"
+
+
 def test_metrics_json_snapshot(served: tt.Telemetry) -> None:
     with tt.cycle_timer():
         served.record_account(equity=10_000.0, realized_pnl=5.0, unrealized_pnl=-2.0)

@@ -260,3 +260,13 @@ def test_unreadable_fetcher_result_is_a_fault_not_an_exception(telemetry: tt.Tel
 
     assert fetch() == 42
     assert value(telemetry, "telemetry_errors_total", reason="record_marks") == 1
+
+
+def test_record_exposures_sums_what_folds_into_overflow(clock: tt.ManualClock) -> None:
+    telemetry = tt.Telemetry(serve=False, clock=clock, namespace="t", max_label_values=1)
+    try:
+        telemetry.record_exposures({"BTC-PERP": 10.0, "ETH-PERP": 20.0, "SOL-PERP": 30.0})
+        assert value(telemetry, "exposure_usd", symbol="BTC-PERP") == 10.0
+        assert value(telemetry, "exposure_usd", symbol="__overflow__") == 50.0
+    finally:
+        telemetry.shutdown()

@@ -216,13 +216,10 @@ class CycleTimer:
                 cycle.outcome = "ok"
                 cycle.duration = duration
                 histogram.record(duration)
-                # acquire/release, not `with`: about 110 ns against 310 ns on CPython 3.11.
-                lock = state.lock
-                lock.acquire()
-                try:
-                    state.cycles["ok"] += 1
-                finally:
-                    lock.release()
+                ok_cycles = state.ok_cycles
+                ok_cycles.pending.append(None)  # Tally.add without the call
+                if not cycle.number & 4095:  # fold now and then: bounded without a reader
+                    ok_cycles.fold()
                 state.last_cycle_seconds = duration
                 state.last_cycle_end = end
             else:

@@ -74,7 +74,7 @@ def _observers(
         "exposure_usd": lambda: _labelled(s.exposure, "symbol"),
         "telemetry_account_age_seconds": account_age,
         "cycle_latency_ms": latency_ms,
-        "cycles_total": lambda: _labelled(s.cycles, "outcome"),
+        "cycles_total": lambda: _labelled(s.cycle_counts(), "outcome"),
         "cycle_errors_total": lambda: _labelled(s.cycle_errors, "error_type"),
         "last_cycle_age_seconds": last_cycle_age,
         "cycle_in_progress_seconds": in_progress,

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .tally import Tally
+
 __all__ = ["AccountSnapshot", "RecordedState"]
 
 CounterKey = tuple[str, ...]
@@ -56,7 +58,9 @@ class RecordedState:
     #: symbol -> monotonic time of its last mark: the whole tick path is one store here.
     marks: dict[str, float] = field(default_factory=dict)
     mark_prices: dict[str, float] = field(default_factory=dict)
-    cycles: dict[str, int] = field(default_factory=lambda: {"ok": 0, "error": 0})
+    #: Cycles completed without an exception: counted once per cycle, so without a lock.
+    ok_cycles: Tally = field(default_factory=Tally)
+    error_cycles: int = 0
     cycle_errors: dict[str, int] = field(default_factory=dict)
     last_cycle_seconds: float | None = None
     last_cycle_end: float | None = None
@@ -81,6 +85,10 @@ class RecordedState:
             counter[key] = counter.get(key, 0) + 1
         finally:
             self.lock.release()
+
+    def cycle_counts(self) -> dict[str, int]:
+        """Completed cycles by outcome."""
+        return {"ok": self.ok_cycles.value, "error": self.error_cycles}
 
     def oldest_running_start(self) -> float | None:
         """Monotonic start of the oldest cycle still running, or None when idle."""

@@ -193,8 +193,11 @@ class Telemetry:
             cycle.duration = duration
             self._cycle_hist.record(duration)
         state = self._state
+        if exc is None:
+            state.ok_cycles.add()
         with state.lock:
-            state.cycles[outcome] += 1
+            if exc is not None:
+                state.error_cycles += 1
             state.last_cycle_end = end
             if duration >= 0:
                 state.last_cycle_seconds = duration

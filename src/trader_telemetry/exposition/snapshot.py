@@ -39,6 +39,7 @@ def build_snapshot(
     """Everything a human or a file-reading tool needs, as one JSON-ready dict."""
     now = clock.monotonic()
     account = state.account
+    counts = state.cycle_counts()
     running = state.oldest_running_start()
     since = state.last_cycle_end if state.last_cycle_end is not None else state.started_monotonic
     limit, loss = state.daily_loss_limit, state.daily_loss
@@ -71,9 +72,9 @@ def build_snapshot(
             else max(0.0, now - account.recorded_monotonic),
         },
         "cycle_metrics": {
-            "count": sum(state.cycles.values()),
-            "ok": state.cycles["ok"],
-            "errors": state.cycles["error"],
+            "count": sum(counts.values()),
+            "ok": counts["ok"],
+            "errors": counts["error"],
             "errors_by_type": dict(state.cycle_errors),
             "last_duration_seconds": state.last_cycle_seconds,
             "last_cycle_age_seconds": max(0.0, now - since),
