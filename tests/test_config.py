@@ -31,7 +31,11 @@ def test_defaults_are_secure_and_documented() -> None:
         ("profile", "../etc", "TelemetryConfig.profile"),
         ("max_label_values", 0, "TelemetryConfig.max_label_values must be an integer >= 1, got 0"),
         ("clock", object(), "TelemetryConfig.clock"),
-        ("reader", "fast", "TelemetryConfig.reader must be one of otel-prometheus, got 'fast'"),
+        (
+            "reader",
+            "fast",
+            "TelemetryConfig.reader must be one of native, otel-prometheus, got 'fast'",
+        ),
         ("target_info", "yes", "TelemetryConfig.target_info must be a bool"),
         ("warning_interval_seconds", 0, "TelemetryConfig.warning_interval_seconds"),
     ],

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 import trader_telemetry as tt
+from tests.conftest import samples, value
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -200,9 +201,8 @@ def test_plugs_into_the_bots_own_meter_provider() -> None:
         trades.add(3)  # a reader sees what is recorded after it joined the provider
         with telemetry.cycle_timer():
             pass
-        text = telemetry.render_metrics().body.decode()
-        assert "bot_trades_total 3.0" in text
-        assert 'plug_cycles_total{outcome="ok"} 1.0' in text
+        assert samples(telemetry)[("bot_trades_total", frozenset())] == 3
+        assert value(telemetry, "cycles_total", outcome="ok") == 1
         data = bot_reader.get_metrics_data()
         assert data is not None
         names = {

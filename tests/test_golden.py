@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import trader_telemetry as tt
+from tests.conftest import value
 from trader_telemetry.catalogue import CATALOGUE, Component
 from trader_telemetry.cli.demo import run_demo
 
@@ -68,10 +69,12 @@ CORE_FAMILIES = {
 }
 
 
-@pytest.fixture
-def after_demo() -> Iterator[tt.Telemetry]:
+@pytest.fixture(params=["native", "otel-prometheus"])
+def after_demo(request: pytest.FixtureRequest) -> Iterator[tt.Telemetry]:
     clock = tt.ManualClock()
-    telemetry = tt.Telemetry(namespace="coinbase_trader", serve=False, clock=clock)
+    telemetry = tt.Telemetry(
+        namespace="coinbase_trader", serve=False, clock=clock, reader=request.param
+    )
     run_demo(telemetry, cycles=60, interval=2.0, seed=3, sleep=clock.sleep)
     # The library watching itself: make one rejection and one fault so those families show.
     telemetry.record_account(equity=float("nan"))
@@ -111,7 +114,6 @@ def test_demo_exercises_every_behaviour(after_demo: tt.Telemetry) -> None:
     assert snapshot["cycle_metrics"]["errors"] == 2
     assert snapshot["risk"]["circuit_breaker_trips"] == {"daily_loss": 1}
     assert set(snapshot["positions"]) == {"BTC-PERP", "ETH-PERP", "SOL-PERP"}
-    text = after_demo.render_metrics().body.decode()
-    assert 'coinbase_trader_cycle_duration_seconds_bucket{le="3.0"} 58.0' in text  # 2 slow
-    assert "coinbase_trader_websocket_reconnects_total" in text
-    assert "coinbase_trader_stale_marks_total" in text
+    assert value(after_demo, "cycle_duration_seconds_bucket", le="3.0") == 58  # 2 slow
+    assert value(after_demo, "websocket_reconnects_total", stream="marks") == 3
+    assert value(after_demo, "stale_marks_total", symbol="BTC-PERP") == 1

@@ -15,11 +15,10 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
+from .readers import READERS
 
 __all__ = ["READERS", "TelemetryConfig", "Thresholds"]
 
-#: Prometheus reader implementations selectable with ``TelemetryConfig.reader``.
-READERS = ("otel-prometheus",)
 
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -111,7 +110,7 @@ class TelemetryConfig:
         clock: Time source; tests pass a :class:`~trader_telemetry.ManualClock`.
         target_info: Export OTel's ``target_info`` metric (off: names are exactly the catalogue's).
         scope_labels: Add ``otel_scope_*`` labels to every series (off by default, same reason).
-        reader: Prometheus reader implementation, one of :data:`READERS`.
+        reader: Prometheus reader: ``native`` (ours, default) or ``otel-prometheus`` (upstream).
         warning_interval_seconds: At most one warning per kind of bad input in this window.
 
     Example:
@@ -130,7 +129,7 @@ class TelemetryConfig:
     clock: Clock = field(default_factory=SystemClock, compare=False)
     target_info: bool = False
     scope_labels: bool = False
-    reader: str = "otel-prometheus"
+    reader: str = "native"
     warning_interval_seconds: float = 60.0
 
     def __post_init__(self) -> None:

@@ -43,7 +43,11 @@ class MetricPipeline:
             )
         self._monitor = monitor
         self.reader: PrometheusReader = create_reader(
-            config.reader, target_info=config.target_info, scope_labels=config.scope_labels
+            config.reader,
+            target_info=config.target_info,
+            scope_labels=config.scope_labels,
+            max_label_values=config.max_label_values,
+            on_overflow=self._count_overflow,
         )
         self.owns_provider = meter_provider is None
         if meter_provider is None:
@@ -61,6 +65,14 @@ class MetricPipeline:
             clock=config.clock,
             monitor=monitor,
             version=__version__,
+        )
+
+    def _count_overflow(self, metric: str) -> None:
+        self._monitor.reject(
+            "cardinality_overflow",
+            "%s: OpenTelemetry folded attribute sets past its cardinality limit into one "
+            'series labelled otel_metric_overflow="true"',
+            metric,
         )
 
     def release(self, timeout: float) -> None:

@@ -119,6 +119,7 @@ def prometheus() -> Iterator[Prometheus]:
             f"--storage.tsdb.path={workdir / 'data'}",
             "--web.listen-address=127.0.0.1:0",
             "--log.level=info",
+            "--enable-feature=exemplar-storage",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -3,9 +3,12 @@ bot recorded, and histogram_quantile over cycle duration lands in the right buck
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 import trader_telemetry as tt
 
@@ -111,3 +114,47 @@ def test_values_follow_the_bot_between_scrapes(prometheus: Prometheus, bot: tt.T
     prometheus.wait_for(
         f'{NS}_telemetry_rejected_values_total{{reason="non_finite"}}', lambda v: v == 1.0
     )
+
+
+def test_exemplars_reach_prometheus(prometheus: Prometheus, bot: tt.Telemetry) -> None:
+    tracer = TracerProvider().get_tracer("bot")
+    clock = bot.clock
+    assert isinstance(clock, tt.ManualClock)
+    with tracer.start_as_current_span("cycle") as span, bot.cycle_timer():
+        clock.advance(4.5)
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    started = time.time() - 60
+    prometheus.install(bot)
+    deadline = time.monotonic() + 10
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        data = prometheus.api(
+            "/api/v1/query_exemplars",
+            query=f"{NS}_cycle_duration_seconds_bucket",
+            start=str(started),
+            end=str(time.time() + 60),
+        )
+        found = [e for series in data for e in series["exemplars"]]
+        time.sleep(0.25)
+    assert found, "no exemplar reached Prometheus"
+    assert found[0]["labels"]["trace_id"] == trace_id
+    assert float(found[0]["value"]) == 4.5
+
+
+@pytest.mark.parametrize("reader", ["native", "otel-prometheus"])
+def test_both_readers_scrape_the_same_values(prometheus: Prometheus, reader: str) -> None:
+    clock = tt.ManualClock()
+    telemetry = tt.Telemetry(namespace=NS, serve=False, clock=clock, reader=reader)
+    try:
+        for _ in range(4):
+            with telemetry.cycle_timer():
+                clock.advance(0.7)
+        telemetry.record_exposure("BTC-PERP", 1_234.5)
+        prometheus.install(telemetry)
+        assert prometheus.scalar(f'{NS}_cycles_total{{outcome="ok"}}') == 4.0
+        assert prometheus.scalar(f"{NS}_cycle_duration_seconds_sum") == pytest.approx(2.8)
+        assert prometheus.scalar(f'{NS}_exposure_usd{{symbol="BTC-PERP"}}') == 1_234.5
+        assert prometheus.scalar('up{job="bot"}') == 1.0
+    finally:
+        prometheus.source.current = None
+        telemetry.shutdown()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE
 from trader_telemetry.cli.demo import run_demo
@@ -11,9 +13,9 @@ from trader_telemetry.cli.demo import run_demo
 from ..conftest import require_tool
 
 
-def demo_exposition(namespace: str) -> bytes:
+def demo_exposition(namespace: str, reader: str) -> bytes:
     clock = tt.ManualClock()
-    telemetry = tt.Telemetry(namespace=namespace, serve=False, clock=clock)
+    telemetry = tt.Telemetry(namespace=namespace, serve=False, clock=clock, reader=reader)
     try:
         run_demo(telemetry, cycles=60, interval=2.0, seed=11, sleep=clock.sleep)
         telemetry.record_account(equity=float("nan"))  # telemetry_rejected_values_total shows
@@ -33,8 +35,9 @@ def promtool_check(exposition: bytes) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_promtool_passes_except_the_documented_latency_ms() -> None:
-    result = promtool_check(demo_exposition("coinbase_trader"))
+@pytest.mark.parametrize("reader", ["native", "otel-prometheus"])
+def test_promtool_passes_except_the_documented_latency_ms(reader: str) -> None:
+    result = promtool_check(demo_exposition("coinbase_trader", reader))
     findings = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     tolerated = {f"coinbase_trader_{s.name}" for s in CATALOGUE if s.lint_exception}
     assert result.returncode in (0, 3), findings  # 1 would be a parse error

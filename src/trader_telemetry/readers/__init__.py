@@ -1,0 +1,83 @@
+"""The pluggable Prometheus reader: one small interface between the OTel SDK and ``/metrics``.
+
+A reader is an OTel :class:`~opentelemetry.sdk.metrics.export.MetricReader` (added to the meter
+provider) plus a ``render(accept)`` that turns one collection into Prometheus text or
+OpenMetrics. The recording code never sees which implementation is in use.
+
+Implementations (``TelemetryConfig.reader``):
+
+* ``native`` (default): :class:`~trader_telemetry.readers.native.NativePrometheusReader` renders
+  the exposition straight from the collected OTel data, with exemplars in OpenMetrics.
+* ``otel-prometheus``: the upstream ``opentelemetry-exporter-prometheus`` reader on a registry of
+  its own (:class:`~trader_telemetry.readers.upstream.OtelPrometheusReader`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from opentelemetry.sdk.metrics.export import MetricReader
+
+from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
+from .native import NativePrometheusReader
+from .upstream import OtelPrometheusReader
+
+__all__ = [
+    "OPENMETRICS_CONTENT_TYPE",
+    "READERS",
+    "TEXT_CONTENT_TYPE",
+    "Exposition",
+    "NativePrometheusReader",
+    "OtelPrometheusReader",
+    "PrometheusReader",
+    "create_reader",
+    "wants_openmetrics",
+]
+
+#: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
+READERS = ("native", "otel-prometheus")
+
+
+class PrometheusReader(Protocol):
+    """What :class:`~trader_telemetry.Telemetry` needs from a Prometheus reader."""
+
+    name: str
+
+    @property
+    def metric_reader(self) -> MetricReader:
+        """The OTel reader to add to the meter provider."""
+        ...
+
+    def render(self, accept: str | None = None) -> Exposition:
+        """Collect now and render the exposition the ``Accept`` header asks for."""
+        ...
+
+    def shutdown(self) -> None:
+        """Release what the reader holds; idempotent."""
+        ...
+
+
+def create_reader(
+    name: str,
+    *,
+    target_info: bool = False,
+    scope_labels: bool = False,
+    max_label_values: int = 200,
+    on_overflow: Callable[[str], None] | None = None,
+) -> PrometheusReader:
+    """Build the reader named by ``TelemetryConfig.reader``."""
+    if name == "native":
+        return NativePrometheusReader(
+            target_info=target_info,
+            scope_labels=scope_labels,
+            max_label_values=max_label_values,
+            on_overflow=on_overflow,
+        )
+    if name == "otel-prometheus":
+        return OtelPrometheusReader(
+            target_info=target_info,
+            scope_labels=scope_labels,
+            max_label_values=max_label_values,
+        )
+    raise ValueError(f"unknown reader {name!r}")  # config validation makes this unreachable
