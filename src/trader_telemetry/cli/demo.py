@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
 import random
 import signal
 import time
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cycle import Cycle
 from ..default import configure, shutdown
 from ..errors import TelemetryError
 from ..telemetry import Telemetry
@@ -24,6 +27,16 @@ from ..telemetry import Telemetry
 __all__ = ["SimulatedBot", "register", "run_demo"]
 
 SYMBOLS: dict[str, float] = {"BTC-PERP": 97_000.0, "ETH-PERP": 3_400.0, "SOL-PERP": 180.0}
+
+
+def symbol_universe(count: int, rng: random.Random) -> dict[str, float]:
+    """The three majors, then ``SYM004-PERP``... with random prices, ``count`` in all."""
+    universe = dict(list(SYMBOLS.items())[:count])
+    for i in range(len(universe), count):
+        universe[f"SYM{i + 1:03d}-PERP"] = round(rng.uniform(1.0, 1_000.0), 2)
+    return universe
+
+
 START_EQUITY = 100_000.0
 DAILY_LOSS_LIMIT = 1_500.0
 
@@ -55,10 +68,13 @@ class SimulatedBot:
     rng: random.Random
     sleep: Callable[[float], None] = time.sleep
     slow_cycle_seconds: float = 3.5
-    marks: dict[str, float] = field(default_factory=lambda: dict(SYMBOLS))
-    positions: dict[str, _Position] = field(
-        default_factory=lambda: {s: _Position() for s in SYMBOLS}
-    )
+    symbols: int = len(SYMBOLS)
+    marks: dict[str, float] = field(default_factory=dict)
+    positions: dict[str, _Position] = field(default_factory=dict)
+    #: Seconds each completed cycle took, kept when ``keep_durations`` (``--summary``).
+    durations: list[float] = field(default_factory=list)
+    keep_durations: bool = False
+    last_cycle: Cycle | None = None
     realized: float = 0.0
     funding: float = 0.0
     day_start_equity: float = START_EQUITY
@@ -72,6 +88,10 @@ class SimulatedBot:
     SHOCK_EVERY = 45
     BREAKER_CYCLES = 8
 
+    def __post_init__(self) -> None:
+        self.marks = symbol_universe(self.symbols, self.rng)
+        self.positions = {s: _Position() for s in self.marks}
+
     def equity(self) -> float:
         return START_EQUITY + self.realized + self.funding + self.unrealized()
 
@@ -82,11 +102,12 @@ class SimulatedBot:
         """One control-loop cycle; raises a :class:`SimulatedExchangeError` on error cycles."""
         t = self.telemetry
         with t.cycle_timer() as cycle:
+            self.last_cycle = cycle
             with cycle.phase("fetch_marks"):
                 self.sleep(self.rng.uniform(0.005, 0.03))
                 self._move_marks(shock=n % self.SHOCK_EVERY == 0)
                 stale = (
-                    list(SYMBOLS)[(n // self.STALE_EVERY) % len(SYMBOLS)]
+                    list(self.marks)[(n // self.STALE_EVERY) % min(3, len(self.marks))]
                     if n % self.STALE_EVERY == 0
                     else None
                 )
@@ -139,7 +160,7 @@ class SimulatedBot:
 
     def _trade(self) -> None:
         t = self.telemetry
-        symbol = self.rng.choice(list(SYMBOLS))
+        symbol = self.rng.choice(list(self.marks))
         side = "buy" if self.rng.random() < 0.6 else "sell"
         t.record_order(symbol, side)
         t.record_order_latency(self.rng.uniform(0.02, 0.4))
@@ -179,18 +200,57 @@ def run_demo(
     seed: int | None,
     sleep: Callable[[float], None] = time.sleep,
     slow_cycle_seconds: float = 3.5,
+    symbols: int = len(SYMBOLS),
+    keep_durations: bool = False,
+    bot: SimulatedBot | None = None,
 ) -> SimulatedBot:
-    """Run ``cycles`` cycles (0 = until interrupted) of the simulated bot on ``telemetry``."""
-    bot = SimulatedBot(telemetry, random.Random(seed), sleep, slow_cycle_seconds)
+    """Run ``cycles`` cycles (0 = until interrupted) of the simulated bot on ``telemetry``.
+
+    Pass ``bot`` to keep a handle on it (its ``durations`` survive a KeyboardInterrupt).
+    """
+    if bot is None:
+        bot = SimulatedBot(
+            telemetry,
+            random.Random(seed),
+            sleep,
+            slow_cycle_seconds,
+            symbols=symbols,
+            keep_durations=keep_durations,
+        )
     n = 0
     while cycles == 0 or n < cycles:
         n += 1
         # An error cycle was recorded by cycle_timer; a real bot would back off here.
         with contextlib.suppress(SimulatedExchangeError):
             bot.run_cycle(n)
+        last = bot.last_cycle
+        if bot.keep_durations and last is not None and last.duration is not None:
+            bot.durations.append(last.duration)
         if interval > 0:
             sleep(interval)
     return bot
+
+
+def cycle_summary(durations: list[float]) -> dict[str, Any]:
+    """Count, p50, p99 and max of cycle durations in seconds (nearest-rank percentiles).
+
+    Example:
+        >>> cycle_summary([0.1, 0.2, 0.3, 0.4])["p50_seconds"]
+        0.2
+    """
+    ordered = sorted(durations)
+    if not ordered:
+        return {"cycles": 0, "p50_seconds": None, "p99_seconds": None, "max_seconds": None}
+
+    def rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    return {
+        "cycles": len(ordered),
+        "p50_seconds": rank(0.50),
+        "p99_seconds": rank(0.99),
+        "max_seconds": ordered[-1],
+    }
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -200,7 +260,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def _command(args: argparse.Namespace) -> int:
     try:
         telemetry = configure(
-            namespace=args.namespace, host=args.host, port=args.port, profile=args.profile
+            namespace=args.namespace,
+            host=args.host,
+            port=args.port,
+            profile=args.profile,
+            max_label_values=max(200, args.symbols),
         )
     except (TelemetryError, ValueError) as exc:
         print(f"trader-telemetry demo: {exc}")
@@ -208,13 +272,18 @@ def _command(args: argparse.Namespace) -> int:
     print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} (Ctrl-C to stop)", flush=True)
     # `docker stop`, systemd and kill send SIGTERM: stop as cleanly as on Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    bot = SimulatedBot(
+        telemetry, random.Random(args.seed), symbols=args.symbols, keep_durations=args.summary
+    )
     try:
-        run_demo(telemetry, cycles=args.cycles, interval=args.interval, seed=args.seed)
+        run_demo(telemetry, cycles=args.cycles, interval=args.interval, seed=args.seed, bot=bot)
     except KeyboardInterrupt:
         print("trader-telemetry demo: interrupted, shutting down", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutdown()
+    if args.summary:
+        print(json.dumps({"summary": cycle_summary(bot.durations)}), flush=True)
     print("trader-telemetry demo: stopped", flush=True)
     return 0
 
@@ -235,4 +304,12 @@ def register(commands: Any) -> None:
         "--cycles", type=int, default=0, help="cycles to run; 0 = forever (default: 0)"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
+    parser.add_argument(
+        "--symbols", type=int, default=3, help="symbols to trade; more symbols, more series"
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="on stop, print one JSON line with cycle count, p50, p99 and max duration",
+    )
     parser.set_defaults(handler=_command)
