@@ -181,6 +181,8 @@ def test_otel_cardinality_overflow_is_counted_and_visible() -> None:
             counter.add(1, {"id": str(i)})
         text = telemetry.render_metrics().body.decode()
         assert 'bot_events_total{otel_metric_overflow="true"}' in text
+        telemetry.render_metrics(OPENMETRICS)  # the other format sees the same fold
+        telemetry.render_metrics()
         assert (
             value(telemetry, "telemetry_rejected_values_total", reason="cardinality_overflow") == 1
         )
@@ -214,3 +216,31 @@ def test_both_readers_are_selectable() -> None:
 )
 def test_content_negotiation(accept: str | None, expected: bool) -> None:
     assert wants_openmetrics(accept) is expected
+
+
+@pytest.mark.parametrize("openmetrics", [False, True], ids=["text", "openmetrics"])
+def test_readers_agree_with_target_info_and_scope_labels_on(openmetrics: bool) -> None:
+    bodies = []
+    for reader in ("native", "otel-prometheus"):
+        clock = tt.ManualClock()
+        telemetry = tt.Telemetry(
+            namespace="sw",
+            serve=False,
+            reader=reader,
+            target_info=True,
+            scope_labels=True,
+            clock=clock,
+        )
+        try:
+            with telemetry.cycle_timer():
+                clock.advance(0.5)
+                telemetry.record_exposure("BTC-PERP", 3.0)
+            bodies.append(telemetry.render_metrics(OPENMETRICS if openmetrics else None).body)
+        finally:
+            telemetry.shutdown()
+    ours, upstream = (
+        {k: v for k, v in parse(b, openmetrics=openmetrics).items() if "process" not in k[0]}
+        for b in bodies
+    )
+    assert ours == upstream
+    assert any(name.startswith("target") for name, _ in ours)

@@ -62,9 +62,12 @@ class NativePrometheusReader(MetricReader):
         on_overflow: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(cardinality_limits=cardinality_limits(max_label_values))
+        self._on_overflow = on_overflow
+        self._overflowed: set[str] = set()
+        self._overflow_lock = threading.Lock()
         self._renderers = {
             fmt: Renderer(
-                scope_labels=scope_labels, target_info=target_info, on_overflow=on_overflow
+                scope_labels=scope_labels, target_info=target_info, on_overflow=self._overflow
             )
             for fmt in (False, True)
         }
@@ -80,6 +83,15 @@ class NativePrometheusReader(MetricReader):
     @property
     def metric_reader(self) -> MetricReader:
         return self
+
+    def _overflow(self, metric: str) -> None:
+        # Both formats' renderers see the same fold: report each metric once.
+        with self._overflow_lock:
+            if metric in self._overflowed:
+                return
+            self._overflowed.add(metric)
+        if self._on_overflow is not None:
+            self._on_overflow(metric)
 
     # ------------------------------------------------------------------ MetricReader
     def _receive_metrics(

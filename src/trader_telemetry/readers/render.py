@@ -125,7 +125,6 @@ class Renderer:
         self._scope_labels = scope_labels
         self._target_info = target_info
         self._on_overflow = on_overflow
-        self._overflowed: set[str] = set()
         # id(attributes) -> (attributes, label block "{a="1",b="2"}" or "")
         self._labels: dict[tuple[int, str], tuple[Mapping[str, Any], str]] = {}
 
@@ -144,6 +143,7 @@ class Renderer:
                     if self._scope_labels:
                         extra = (
                             f'otel_scope_name="{escape_label_value(scope.name or "")}",'
+                            f'otel_scope_schema_url="{escape_label_value(scope.schema_url or "")}",'
                             f'otel_scope_version="{escape_label_value(scope.version or "")}"'
                         )
                     for metric in scope_metrics.metrics:
@@ -219,10 +219,9 @@ class Renderer:
             if extra:
                 parts.append(extra)
             cached = (attributes, "{" + ",".join(parts) + "}")
-            if OVERFLOW_ATTRIBUTE in attributes and name not in self._overflowed:
-                self._overflowed.add(name)
-                if self._on_overflow is not None:
-                    self._on_overflow(name)
+            # A new label block only: the callback hears of each overflow series once.
+            if OVERFLOW_ATTRIBUTE in attributes and self._on_overflow is not None:
+                self._on_overflow(name)
         fresh[key] = cached
         return cached[1]
 
