@@ -29,3 +29,19 @@ def test_hot_path_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
     )
     assert rows["record_mark (with price)"]["target"] == 3.0
     assert all(row["ns_per_op"] > 0 for row in rows.values())
+
+
+def test_scrape_benchmark_runs_all_three_implementations(tmp_path: Path) -> None:
+    out = tmp_path / "scrape.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scrape.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "summary:" in result.stdout
+    for name in ("prometheus_client", "native", "upstream OTel"):
+        assert f"| {name} |" in result.stdout
+    assert out.exists()

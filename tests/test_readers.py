@@ -244,3 +244,18 @@ def test_readers_agree_with_target_info_and_scope_labels_on(openmetrics: bool) -
     )
     assert ours == upstream
     assert any(name.startswith("target") for name, _ in ours)
+
+
+def test_cardinality_limit_covers_a_bots_sync_gauges() -> None:
+    provider = MeterProvider()
+    telemetry = tt.Telemetry(serve=False, max_label_values=60, meter_provider=provider)
+    try:
+        gauge = provider.get_meter("bot").create_gauge("bot_level", description="Level.")
+        for i in range(2_500):  # past OTel's default 2,000, within (60+1)^2+1
+            gauge.set(1.0, {"id": str(i)})
+        text = telemetry.render_metrics().body.decode()
+        assert text.count("bot_level{") == 2_500
+        assert "otel_metric_overflow" not in text
+    finally:
+        telemetry.shutdown()
+        provider.shutdown()

@@ -19,6 +19,17 @@ from opentelemetry.sdk.metrics import (
     UpDownCounter,
 )
 
+# The SDK's synchronous Gauge class is not re-exported by opentelemetry.sdk.metrics, but the
+# reader's cardinality_limits accept it as a key: without it a bot's own sync gauges would keep
+# OTel's default limit of 2,000.
+_SYNC_GAUGE: type | None
+try:
+    from opentelemetry.sdk.metrics._internal.instrument import Gauge as _SyncGauge
+
+    _SYNC_GAUGE = _SyncGauge
+except ImportError:  # pragma: no cover - a future SDK that moves it
+    _SYNC_GAUGE = None
+
 __all__ = ["OVERFLOW_ATTRIBUTE", "cardinality_limit", "cardinality_limits"]
 
 #: The attribute OTel puts on the series it folds overflowing attribute sets into.
@@ -40,12 +51,8 @@ def cardinality_limit(max_label_values: int) -> int:
 def cardinality_limits(max_label_values: int) -> dict[type, int]:
     """The limit for every instrument class, as ``MetricReader(cardinality_limits=)`` takes it."""
     limit = cardinality_limit(max_label_values)
-    classes = (
-        Counter,
-        UpDownCounter,
-        Histogram,
-        ObservableCounter,
-        ObservableUpDownCounter,
-        ObservableGauge,
-    )
+    classes: list[type] = [Counter, UpDownCounter, Histogram]
+    classes += [ObservableCounter, ObservableUpDownCounter, ObservableGauge]
+    if _SYNC_GAUGE is not None:
+        classes.append(_SYNC_GAUGE)
     return dict.fromkeys(classes, limit)
