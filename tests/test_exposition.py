@@ -249,3 +249,20 @@ def test_ipv6_loopback_when_available() -> None:
         assert get(telemetry.metrics_url)[0] == 200
     finally:
         telemetry.shutdown()
+
+
+def test_client_hanging_up_mid_response_leaves_no_traceback(
+    served: tt.Telemetry, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert served.server_address is not None
+    served.record_exposures({f"S{i}": float(i) for i in range(150)})  # a body of some size
+    for _ in range(20):
+        with socket.create_connection(served.server_address, timeout=5) as client:
+            client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+    time.sleep(0.3)
+    assert served.metrics_url is not None
+    assert get(served.metrics_url)[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err

@@ -7,6 +7,7 @@ stack trace in the response.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import json
@@ -45,6 +46,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = False  # a second bot on the same port must fail, not share it
     source: MetricsSource
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints tracebacks to the bot's stderr by default: log them instead.
+        # socketserver calls this from inside its except block, so exc_info is the error.
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)  # noqa: LOG014
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -66,27 +72,33 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, *, head: bool) -> None:
         path = urlsplit(self.path).path
         try:
-            if path == "/metrics":
-                exposition = self.server.source.render_metrics(self.headers.get("Accept"))
-                self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
-            elif path == "/metrics.json":
-                # allow_nan=False: strict JSON; a NaN that slipped through is a 500, not bad JSON.
-                body = json.dumps(self.server.source.snapshot(), indent=2, allow_nan=False)
-                self._send(HTTPStatus.OK, body.encode() + b"\n", "application/json", head=head)
-            elif path == "/":
-                self._send(HTTPStatus.OK, _INDEX, "text/html; charset=utf-8", head=head)
-            else:
-                self._send(
-                    HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head
-                )
+            self._route(path, head=head)
+        except ConnectionError:
+            # The scraper hung up (timeout, restart): nobody to answer, nothing to report.
+            logger.debug("client left while %s was being served", path)
+            self.close_connection = True
         except Exception:
             logger.exception("error while serving %s", path)
-            self._send(
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                b"internal error while rendering; see the bot's log\n",
-                "text/plain; charset=utf-8",
-                head=head,
-            )
+            with contextlib.suppress(ConnectionError):
+                self._send(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    b"internal error while rendering; see the bot's log\n",
+                    "text/plain; charset=utf-8",
+                    head=head,
+                )
+
+    def _route(self, path: str, *, head: bool) -> None:
+        if path == "/metrics":
+            exposition = self.server.source.render_metrics(self.headers.get("Accept"))
+            self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
+        elif path == "/metrics.json":
+            # allow_nan=False: strict JSON; a NaN that slipped through is a 500, not bad JSON.
+            body = json.dumps(self.server.source.snapshot(), indent=2, allow_nan=False)
+            self._send(HTTPStatus.OK, body.encode() + b"\n", "application/json", head=head)
+        elif path == "/":
+            self._send(HTTPStatus.OK, _INDEX, "text/html; charset=utf-8", head=head)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, head: bool) -> None:
         encoding = None
