@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
@@ -16,7 +17,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 import trader_telemetry as tt
-from tests.conftest import value
+from tests.conftest import samples, value
 from trader_telemetry.cli.demo import run_demo
 from trader_telemetry.readers import NativePrometheusReader, wants_openmetrics
 
@@ -259,3 +260,40 @@ def test_cardinality_limit_covers_a_bots_sync_gauges() -> None:
     finally:
         telemetry.shutdown()
         provider.shutdown()
+
+
+def test_scrape_time_metrics_skip_otel_aggregation_for_ours_only() -> None:
+    bot_reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[bot_reader])
+    telemetry = tt.Telemetry(namespace="dx", serve=False, meter_provider=provider)
+    try:
+        telemetry.record_exposure("BTC-PERP", 42.0)
+        assert value(telemetry, "exposure_usd", symbol="BTC-PERP") == 42.0  # native, direct
+        # The bot's own reader, on the same provider, still gets it through OTel.
+        data = bot_reader.get_metrics_data()
+        assert data is not None
+        points = [
+            point
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+            if metric.name == "dx_exposure_usd"
+            for point in metric.data.data_points
+        ]
+        assert [(dict(p.attributes or {}), p.value) for p in points] == [
+            ({"symbol": "BTC-PERP"}, 42.0)
+        ]
+    finally:
+        telemetry.shutdown()
+        provider.shutdown()
+
+
+def test_a_failing_producer_is_counted_and_the_rest_still_renders(
+    telemetry: tt.Telemetry,
+) -> None:
+    telemetry.record_account(equity=9.0)
+    telemetry._state.stale_marks = None  # type: ignore[assignment]  # break one producer
+    scraped = samples(telemetry)  # one scrape: each failing scrape counts once
+    assert scraped[("test_equity", frozenset())] == 9.0
+    fault = frozenset({("reason", "observe_stale_marks_total")})
+    assert scraped[("test_telemetry_errors_total", fault)] == 1

@@ -66,6 +66,7 @@ class MetricPipeline:
             monitor=monitor,
             version=__version__,
         )
+        self.reader.attach_direct(self.instruments.scrape_time, (METER_NAME, __version__))
 
     def _count_overflow(self, metric: str) -> None:
         self._monitor.reject(

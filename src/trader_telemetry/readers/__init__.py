@@ -19,6 +19,7 @@ from typing import Protocol
 
 from opentelemetry.sdk.metrics.export import MetricReader
 
+from ..instruments import ScrapeTimeMetrics
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .native import NativePrometheusReader
 from .upstream import OtelPrometheusReader
@@ -47,6 +48,11 @@ class PrometheusReader(Protocol):
     @property
     def metric_reader(self) -> MetricReader:
         """The OTel reader to add to the meter provider."""
+        ...
+
+    def attach_direct(self, source: ScrapeTimeMetrics, scope: tuple[str, str]) -> None:
+        """Offered the catalogue's scrape-time metrics to read without OTel's aggregation;
+        a reader may ignore it (then OTel's callbacks deliver the same values)."""
         ...
 
     def render(self, accept: str | None = None) -> Exposition:

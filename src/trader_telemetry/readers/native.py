@@ -16,6 +16,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, MetricsData
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
+from ..instruments import DirectFamily, ScrapeTimeMetrics
 from .cardinality import cardinality_limits
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .render import Renderer
@@ -79,6 +80,17 @@ class NativePrometheusReader(MetricReader):
         self._flights_lock = threading.Lock()  # scrapes only
         self._handoff = threading.local()  # collect() hands its data to the thread that asked
         self._closed = False
+        self._direct: ScrapeTimeMetrics | None = None
+        self._direct_scope = ("", "")
+
+    def attach_direct(self, source: ScrapeTimeMetrics, scope: tuple[str, str]) -> None:
+        """Read ``source``'s metrics directly instead of through OTel's aggregation.
+
+        ``scope`` is the (name, version) of the meter they were registered on, for the
+        ``otel_scope_*`` labels when those are on.
+        """
+        self._direct = source
+        self._direct_scope = scope
 
     @property
     def metric_reader(self) -> MetricReader:
@@ -133,12 +145,20 @@ class NativePrometheusReader(MetricReader):
 
     def _render_now(self, *, openmetrics: bool) -> Exposition:
         data: MetricsData | None = None
+        direct: list[DirectFamily] = []
         if not self._closed:
             self._handoff.data = None
-            self.collect()
+            if self._direct is None:
+                self.collect()
+            else:
+                with self._direct.direct():
+                    self.collect()
+                direct = self._direct.families()
             data = self._handoff.data
             self._handoff.data = None
-        text = self._renderers[openmetrics].render(data, openmetrics=openmetrics)
+        text = self._renderers[openmetrics].render(
+            data, openmetrics=openmetrics, direct=direct, direct_scope=self._direct_scope
+        )
         body = text.encode()
         if self._process is not None:
             if openmetrics:

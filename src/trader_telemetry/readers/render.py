@@ -25,6 +25,7 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from ..instruments import DirectFamily
 from .cardinality import OVERFLOW_ATTRIBUTE
 
 __all__ = ["Renderer", "escape_help", "escape_label_value", "format_value", "sanitize_name"]
@@ -125,14 +126,30 @@ class Renderer:
         self._scope_labels = scope_labels
         self._target_info = target_info
         self._on_overflow = on_overflow
-        # id(attributes) -> (attributes, label block "{a="1",b="2"}" or "")
-        self._labels: dict[tuple[int, str], tuple[Mapping[str, Any], str]] = {}
+        # id(attributes) -> (attributes, label block). The SDK keeps one attributes dict per
+        # series for the series' life, so its identity is the series'.
+        self._labels: dict[int, tuple[Mapping[str, Any], str]] = {}
+        # (family name, label values) -> label block, for the direct (scrape-time) families.
+        self._direct_labels: dict[tuple[str, tuple[str, ...]], str] = {}
 
-    def render(self, data: MetricsData | None, *, openmetrics: bool) -> str:
-        """The exposition of ``data`` (without the OpenMetrics ``# EOF``)."""
+    def render(
+        self,
+        data: MetricsData | None,
+        *,
+        openmetrics: bool,
+        direct: Sequence[DirectFamily] = (),
+        direct_scope: tuple[str, str] = ("", ""),
+    ) -> str:
+        """The exposition of ``data`` and of the ``direct`` families (without ``# EOF``)."""
         families: dict[str, _Family] = {}
-        fresh: dict[tuple[int, str], tuple[Mapping[str, Any], str]] = {}
+        fresh: dict[int, tuple[Mapping[str, Any], str]] = {}
         out: list[str] = []
+        fresh_direct: dict[tuple[str, tuple[str, ...]], str] = {}
+        if direct:
+            extra = self._scope_block(*direct_scope, "") if self._scope_labels else ""
+            for direct_family in direct:
+                self._add_direct(direct_family, families, fresh_direct, extra)
+        self._direct_labels = fresh_direct
         if data is not None:
             if self._target_info:
                 self._render_target_info(data, out, openmetrics=openmetrics)
@@ -141,10 +158,8 @@ class Renderer:
                     scope = scope_metrics.scope
                     extra = ""
                     if self._scope_labels:
-                        extra = (
-                            f'otel_scope_name="{escape_label_value(scope.name or "")}",'
-                            f'otel_scope_schema_url="{escape_label_value(scope.schema_url or "")}",'
-                            f'otel_scope_version="{escape_label_value(scope.version or "")}"'
+                        extra = self._scope_block(
+                            scope.name or "", scope.version or "", scope.schema_url or ""
                         )
                     for metric in scope_metrics.metrics:
                         self._add_metric(metric, families, fresh, extra, openmetrics=openmetrics)
@@ -153,12 +168,48 @@ class Renderer:
             self._write_family(family, out, openmetrics=openmetrics)
         return "".join(out)
 
+    @staticmethod
+    def _scope_block(name: str, version: str, schema_url: str) -> str:
+        return (
+            f'otel_scope_name="{escape_label_value(name)}",'
+            f'otel_scope_schema_url="{escape_label_value(schema_url)}",'
+            f'otel_scope_version="{escape_label_value(version)}"'
+        )
+
+    def _add_direct(
+        self,
+        family: DirectFamily,
+        families: dict[str, _Family],
+        fresh: dict[tuple[str, tuple[str, ...]], str],
+        extra: str,
+    ) -> None:
+        name = family.name
+        target = families.get(name)
+        if target is None:
+            target = families[name] = _Family(str(family.kind), name, family.help, family.unit)
+        lines = target.lines
+        cache = self._direct_labels
+        label_names = family.labels
+        for key, value in family.samples:
+            cache_key = (name, key)
+            labels = cache.get(cache_key)
+            if labels is None:
+                parts = sorted(
+                    f'{label}="{escape_label_value(str(v))}"'
+                    for label, v in zip(label_names, key, strict=True)
+                )
+                if extra:
+                    parts.append(extra)
+                labels = "{" + ",".join(parts) + "}" if parts else ""
+            fresh[cache_key] = labels
+            lines.append(f"{name}{labels} {format_value(value)}\n")
+
     # ---------------------------------------------------------------- families
     def _add_metric(
         self,
         metric: Metric,
         families: dict[str, _Family],
-        fresh: dict[tuple[int, str], tuple[Mapping[str, Any], str]],
+        fresh: dict[int, tuple[Mapping[str, Any], str]],
         extra: str,
         *,
         openmetrics: bool,
@@ -204,12 +255,12 @@ class Renderer:
         self,
         name: str,
         attributes: Mapping[str, Any] | None,
-        fresh: dict[tuple[int, str], tuple[Mapping[str, Any], str]],
+        fresh: dict[int, tuple[Mapping[str, Any], str]],
         extra: str,
     ) -> str:
         if not attributes:
             return "{" + extra + "}" if extra else ""
-        key = (id(attributes), name)
+        key = id(attributes)
         cached = self._labels.get(key)
         if cached is None or cached[0] is not attributes:
             parts = [

@@ -10,6 +10,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
+from ..instruments import ScrapeTimeMetrics
 from .cardinality import cardinality_limits
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 
@@ -61,6 +62,9 @@ class OtelPrometheusReader:
                 body: bytes = openmetrics.generate_latest(self.registry)  # type: ignore[no-untyped-call]
                 return Exposition(body, OPENMETRICS_CONTENT_TYPE)
             return Exposition(generate_latest(self.registry), TEXT_CONTENT_TYPE)
+
+    def attach_direct(self, source: ScrapeTimeMetrics, scope: tuple[str, str]) -> None:
+        """The upstream reader reads everything through OTel: nothing to attach."""
 
     def shutdown(self) -> None:
         # Already unregistered when the provider shut the reader down: shutdown is idempotent.
