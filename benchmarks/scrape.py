@@ -21,10 +21,15 @@ observations each). The implementations:
 * ``upstream OTel``: :class:`trader_telemetry.readers.OtelPrometheusReader`, the upstream
   ``opentelemetry-exporter-prometheus`` reader on its own registry, with the same instruments.
 
-Two informative variants are timed as well and clearly labelled: ``native`` with a synchronous
-OTel ``Gauge`` (``meter.create_gauge``, set once per symbol) instead of the observable gauge, and
+Three informative variants are timed as well and clearly labelled: ``native`` with a synchronous
+OTel ``Gauge`` (``meter.create_gauge``, set once per symbol) instead of the observable gauge;
 ``prometheus_client`` with its ``_created`` series switched off for the render (by default it
-writes one ``_created`` line per histogram series, which the OTel readers do not).
+writes one ``_created`` line per histogram series, which the OTel readers do not); and the
+library as a bot uses it (``Telemetry.record_exposure`` per symbol, the catalogue's
+``exposure_usd`` with namespace ``bench``, rendered by the default reader, which reads the
+catalogue's scrape-time metrics without OTel's per-series aggregation; its body also carries the
+core's other families and ``process_*``). The target is judged on the ``native`` row, the
+reader on plain OTel instruments.
 
 Both OTel readers get ``max_label_values=20000``, so OTel's cardinality limit never folds a
 series; every body is checked to hold exactly N gauge and N/10 histogram series.
@@ -87,6 +92,7 @@ BASELINE = "prometheus_client"
 NATIVE = "native"
 UPSTREAM = "upstream OTel"
 NATIVE_SYNC = "native, sync OTel Gauge (variant)"
+LIBRARY = "trader_telemetry, record_exposure (variant)"
 PROM_NO_CREATED = "prometheus_client, _created off (variant)"
 MAIN = (BASELINE, NATIVE, UPSTREAM)
 
@@ -286,12 +292,43 @@ def build_upstream(symbols: Sequence[str], stack: ExitStack) -> Subject:
     return Subject(lambda: reader.render().body, apply)
 
 
+def build_library(symbols: Sequence[str], stack: ExitStack) -> Subject:
+    """The library as a bot uses it: ``Telemetry.record_exposure`` per symbol (the catalogue's
+    ``exposure_usd``, namespace ``bench``), the histogram on the Telemetry's provider, and the
+    default (native) reader, which reads the catalogue's scrape-time metrics without OTel's
+    per-series aggregation. The body also carries the core's other families and ``process_*``.
+    """
+    telemetry = tt.Telemetry(namespace="bench", serve=False, max_label_values=MAX_LABEL_VALUES)
+    stack.callback(telemetry.shutdown)
+    for index, symbol in enumerate(symbols):
+        telemetry.record_exposure(symbol, exposure(index))
+    meter = telemetry.meter_provider.get_meter("scrape_benchmark")
+    histogram = meter.create_histogram(
+        HISTOGRAM,
+        unit="s",
+        description="Order latency by symbol.",
+        explicit_bucket_boundaries_advisory=list(BUCKETS),
+    )
+    for position, symbol in enumerate(histogram_symbols(symbols)):
+        for value in initial_observations(position):
+            histogram.record(value, {"symbol": symbol})
+
+    def apply(change: Change) -> None:
+        for symbol, value in change.gauges:
+            telemetry.record_exposure(symbol, value)
+        for symbol, value in change.observations:
+            histogram.record(value, {"symbol": symbol})
+
+    return Subject(lambda: telemetry.render_metrics().body, apply)
+
+
 BUILDERS: dict[str, Builder] = {
     BASELINE: build_prometheus_client,
     NATIVE: build_native,
     UPSTREAM: build_upstream,
     NATIVE_SYNC: build_native_sync_gauge,
     PROM_NO_CREATED: build_prometheus_client_no_created,
+    LIBRARY: build_library,
 }
 
 
