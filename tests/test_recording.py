@@ -64,7 +64,9 @@ def test_warnings_are_rate_limited_but_every_rejection_counted(
         clock.advance(61)
         telemetry.record_account(equity=math.nan)
     assert value(telemetry, "telemetry_rejected_values_total", reason="non_finite") == 51
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and r.name == "trader_telemetry"
+    ]
     assert len(warnings) == 2
     assert "49 similar messages suppressed" in warnings[1].getMessage()
 

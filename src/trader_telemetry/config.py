@@ -62,6 +62,7 @@ class Thresholds:
     account_age_critical_seconds: float = 1800.0
     ws_reconnects_critical: int = 5
     ws_reconnects_window_seconds: float = 60.0
+    ws_reconnects_hourly_warning: int = 10
     expected_cycle_interval_seconds: float = 5.0
     heartbeat_warning_factor: float = 3.0
     heartbeat_critical_factor: float = 10.0
@@ -112,6 +113,11 @@ class TelemetryConfig:
         scope_labels: Add ``otel_scope_*`` labels to every series (off by default, same reason).
         reader: Prometheus reader: ``native`` (ours, default) or ``otel-prometheus`` (upstream).
         warning_interval_seconds: At most one warning per kind of bad input in this window.
+        health_cache_seconds: ``/health`` and ``{ns}_health_status`` reuse a report this long
+            (0 runs the checks on every request).
+        health_check_timeout_seconds: Each health check's own timeout.
+        health_startup_grace_seconds: While the process is younger, an overall UNKNOWN answers
+            HTTP 200 instead of 503; default: the heartbeat's critical threshold.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -131,6 +137,9 @@ class TelemetryConfig:
     scope_labels: bool = False
     reader: str = "native"
     warning_interval_seconds: float = 60.0
+    health_cache_seconds: float = 1.0
+    health_check_timeout_seconds: float = 5.0
+    health_startup_grace_seconds: float | None = None
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -170,6 +179,14 @@ class TelemetryConfig:
         if self.reader not in READERS:
             raise _fail(owner, "reader", f"one of {', '.join(READERS)}", self.reader)
         _positive(owner, "warning_interval_seconds", self.warning_interval_seconds)
+        self._check_health_fields(owner)
+
+    def _check_health_fields(self, owner: str) -> None:
+        _positive(owner, "health_check_timeout_seconds", self.health_check_timeout_seconds)
+        if self.health_cache_seconds != 0:
+            _positive(owner, "health_cache_seconds", self.health_cache_seconds)
+        if self.health_startup_grace_seconds is not None:
+            _positive(owner, "health_startup_grace_seconds", self.health_startup_grace_seconds)
 
     def with_changes(self, **changes: Any) -> TelemetryConfig:
         """A validated copy with some fields replaced."""

@@ -63,7 +63,11 @@ def _by_keys(values: dict[tuple[str, ...], int]) -> list[Sample]:
 
 
 def _producers(
-    state: RecordedState, clock: Clock, monitor: SelfMonitor, version: str
+    state: RecordedState,
+    clock: Clock,
+    monitor: SelfMonitor,
+    version: str,
+    health: Producer,
 ) -> dict[str, Producer]:
     """spec name -> function producing that metric's series now."""
     s = state
@@ -110,7 +114,12 @@ def _producers(
         "telemetry_errors_total": lambda: _by_key(monitor.errors),
         "telemetry_rejected_values_total": lambda: _by_key(monitor.rejected),
         "build_info": lambda: [((version,), 1)],
+        "health_status": health,
     }
+
+
+# The components whose observable metrics the core itself produces.
+_SCRAPE_TIME_COMPONENTS = (Component.CORE, Component.HEALTH)
 
 
 class ScrapeTimeMetrics:
@@ -130,7 +139,7 @@ class ScrapeTimeMetrics:
         self._specs = [
             (spec, producers[spec.name])
             for spec in CATALOGUE
-            if spec.component is Component.CORE and spec.observable
+            if spec.component in _SCRAPE_TIME_COMPONENTS and spec.observable
         ]
         self._local = threading.local()
 
@@ -208,9 +217,11 @@ def create_instruments(
     clock: Clock,
     monitor: SelfMonitor,
     version: str,
+    health: Producer = list,
 ) -> Instruments:
     """Create every core instrument of the catalogue on ``meter``."""
-    scrape_time = ScrapeTimeMetrics(namespace, monitor, _producers(state, clock, monitor, version))
+    producers = _producers(state, clock, monitor, version, health)
+    scrape_time = ScrapeTimeMetrics(namespace, monitor, producers)
     scrape_time.register(meter)
     histograms: dict[str, Histogram] = {}
     for spec in CATALOGUE:

@@ -3,6 +3,8 @@ or the bot's), and the instruments created from the catalogue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -35,6 +37,8 @@ class MetricPipeline:
         state: RecordedState,
         monitor: SelfMonitor,
         meter_provider: ApiMeterProvider | None = None,
+        *,
+        health: Callable[[], list[tuple[tuple[str, ...], float]]] = list,
     ) -> None:
         if meter_provider is not None and not isinstance(meter_provider, MeterProvider):
             raise ConfigurationError(
@@ -65,6 +69,7 @@ class MetricPipeline:
             clock=config.clock,
             monitor=monitor,
             version=__version__,
+            health=health,
         )
         self.reader.attach_direct(self.instruments.scrape_time, (METER_NAME, __version__))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -72,6 +73,8 @@ class RecordedState:
     breaker_reason: str | None = None
     breaker_trips: dict[str, int] = field(default_factory=dict)
     ws_reconnects: dict[str, int] = field(default_factory=dict)
+    #: Monotonic times of the latest reconnects (what the websocket health check counts).
+    ws_reconnect_times: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
     stale_marks: dict[str, int] = field(default_factory=dict)
     orders: dict[CounterKey, int] = field(default_factory=dict)
     fills: dict[CounterKey, int] = field(default_factory=dict)

@@ -19,6 +19,10 @@ from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
 from .fetchers import decorate_fetcher, extract_account
+from .health.model import HealthReport
+from .health.registry import HealthCheckRegistry
+from .health.service import HealthService
+from .health.sources import builtin_checks
 from .pipeline import MetricPipeline
 from .readers import Exposition
 from .selfmonitor import SelfMonitor
@@ -74,7 +78,24 @@ class Telemetry:
         self._closed = False
         self._limiters: dict[tuple[str, str], LabelLimiter] = {}
 
-        self._pipeline = MetricPipeline(cfg, self._state, self._monitor, meter_provider)
+        #: The health checks: built-ins are registered; add the bot's own with ``register``.
+        self.health = HealthCheckRegistry(
+            timeout=cfg.health_check_timeout_seconds, clock=cfg.clock.time
+        )
+        for check in builtin_checks(self._state, cfg.clock, cfg.thresholds):
+            self.health.register(check)
+        grace = cfg.health_startup_grace_seconds
+        self._health = HealthService(
+            self.health,
+            cache_seconds=cfg.health_cache_seconds,
+            startup_grace_seconds=cfg.thresholds.heartbeat_critical_seconds
+            if grace is None
+            else grace,
+            monotonic=cfg.clock.monotonic,
+        )
+        self._pipeline = MetricPipeline(
+            cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_samples
+        )
         #: The Prometheus reader (see :mod:`trader_telemetry.readers`).
         self.reader = self._pipeline.reader
         #: The OTel SDK meter provider our instruments live on (ours, or the bot's).
@@ -113,6 +134,24 @@ class Telemetry:
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics.json`` document (DESIGN §6) as a dict."""
         return build_snapshot(self._state, self.config, self._monitor, self.clock)
+
+    def health_report(self) -> HealthReport:
+        """Run the health checks (or reuse a report younger than ``health_cache_seconds``).
+
+        Example:
+            >>> telemetry = Telemetry(serve=False)
+            >>> with telemetry.cycle_timer():
+            ...     pass
+            >>> telemetry.health_report().status
+            <HealthStatus.HEALTHY: 'healthy'>
+            >>> telemetry.shutdown()
+        """
+        return self._health.report()[0]
+
+    def health_response(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON document) of ``GET /health``: 200 for healthy and degraded, 503
+        for unhealthy, and for unknown once the start-up grace is over."""
+        return self._health.http_response(self.config.namespace, self.config.profile)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the endpoint and release the reader; idempotent, returns within ``timeout``
@@ -270,6 +309,10 @@ class Telemetry:
     def record_ws_reconnect(self, stream: str = "default") -> None:
         """A websocket stream reconnected (counted per stream)."""
         self._count1("websocket_reconnects_total", "stream", self._state.ws_reconnects, stream)
+        try:
+            self._state.ws_reconnect_times.append(self._monotonic())
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_ws_reconnect", exc)
 
     # ------------------------------------------------------------------ account and risk
     def record_account(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..version import __version__
-from . import demo
+from . import demo, health
 
 __all__ = ["build_parser", "main"]
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo.register(commands)
+    health.register(commands)
     return parser
 
 

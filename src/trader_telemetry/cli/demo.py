@@ -22,6 +22,7 @@ from typing import Any
 from ..cycle import Cycle
 from ..default import configure, shutdown
 from ..errors import TelemetryError
+from ..health import StaleFillsHealthCheck
 from ..telemetry import Telemetry
 
 __all__ = ["SimulatedBot", "register", "run_demo"]
@@ -75,6 +76,15 @@ class SimulatedBot:
     durations: list[float] = field(default_factory=list)
     keep_durations: bool = False
     last_cycle: Cycle | None = None
+    #: order number -> monotonic submit time, for orders still waiting for a fill.
+    open_orders: dict[int, float] = field(default_factory=dict)
+    orders_sent: int = 0
+    interval_hint: float = 2.0
+
+    # Every UNFILLED_EVERY-th order rests on the book for UNFILLED_CYCLES cycles before filling,
+    # so the stale-fills health check has something to see.
+    UNFILLED_EVERY = 40
+    UNFILLED_CYCLES = 20
     realized: float = 0.0
     funding: float = 0.0
     day_start_equity: float = START_EQUITY
@@ -91,6 +101,11 @@ class SimulatedBot:
     def __post_init__(self) -> None:
         self.marks = symbol_universe(self.symbols, self.rng)
         self.positions = {s: _Position() for s in self.marks}
+
+    def open_order_ages(self) -> list[float]:
+        """Seconds each open order has waited (what ``StaleFillsHealthCheck`` reads)."""
+        now = self.telemetry.clock.monotonic()
+        return [now - at for at in self.open_orders.values()]
 
     def equity(self) -> float:
         return START_EQUITY + self.realized + self.funding + self.unrealized()
@@ -163,6 +178,15 @@ class SimulatedBot:
         symbol = self.rng.choice(list(self.marks))
         side = "buy" if self.rng.random() < 0.6 else "sell"
         t.record_order(symbol, side)
+        self.orders_sent += 1
+        now = t.clock.monotonic()
+        resting = self.UNFILLED_CYCLES * max(self.interval_hint, 0.5)
+        for number, at in list(self.open_orders.items()):
+            if now - at >= resting:
+                del self.open_orders[number]  # finally filled (not traded further in the demo)
+        if self.orders_sent % self.UNFILLED_EVERY == 0:
+            self.open_orders[self.orders_sent] = now
+            return
         t.record_order_latency(self.rng.uniform(0.02, 0.4))
         if self.rng.random() < 0.1:
             t.record_rejection(symbol, "insufficient_margin")
@@ -270,11 +294,20 @@ def _command(args: argparse.Namespace) -> int:
         print(f"trader-telemetry demo: {exc}")
         return 2
     print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} (Ctrl-C to stop)", flush=True)
+    health_url = (telemetry.metrics_url or "").removesuffix("/metrics") + "/health"
+    print(f"trader-telemetry demo: health on {health_url}", flush=True)
     # `docker stop`, systemd and kill send SIGTERM: stop as cleanly as on Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     bot = SimulatedBot(
-        telemetry, random.Random(args.seed), symbols=args.symbols, keep_durations=args.summary
+        telemetry,
+        random.Random(args.seed),
+        symbols=args.symbols,
+        keep_durations=args.summary,
+        interval_hint=args.interval,
     )
+    # The playbook's stale-fills check, reading the simulated order book (the other checks are
+    # built in and read what the bot records).
+    telemetry.health.register(StaleFillsHealthCheck(bot, max_age_minutes=0.5))
     try:
         run_demo(telemetry, cycles=args.cycles, interval=args.interval, seed=args.seed, bot=bot)
     except KeyboardInterrupt:

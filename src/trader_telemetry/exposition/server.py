@@ -30,6 +30,7 @@ _GZIP_MIN_BYTES = 1024
 _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 <h1>trader_telemetry</h1><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/metrics.json">/metrics.json</a></li>
+<li><a href="/health">/health</a></li>
 </ul></body></html>
 """
 
@@ -39,6 +40,7 @@ class MetricsSource(Protocol):
 
     def render_metrics(self, accept: str | None = None) -> Exposition: ...
     def snapshot(self) -> dict[str, Any]: ...
+    def health_response(self) -> tuple[int, dict[str, Any]]: ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -91,6 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             exposition = self.server.source.render_metrics(self.headers.get("Accept"))
             self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
+        elif path == "/health":
+            code, document = self.server.source.health_response()
+            payload = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
+            self._send(HTTPStatus(code), payload, "application/json", head=head)
         elif path == "/metrics.json":
             # allow_nan=False: strict JSON; a NaN that slipped through is a 500, not bad JSON.
             body = json.dumps(self.server.source.snapshot(), indent=2, allow_nan=False)
