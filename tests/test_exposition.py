@@ -110,7 +110,8 @@ def test_metrics_json_snapshot(served: tt.Telemetry) -> None:
     assert doc["positions"]["BTC-PERP"]["mark_price"] == 97_000.0
     assert doc["positions"]["BTC-PERP"]["mark_age_seconds"] >= 0
     assert doc["positions"]["ETH-PERP"]["mark_price"] is None  # strict JSON: no NaN
-    assert doc["health"]["status"] == "unknown"
+    assert doc["health"]["status"] == "healthy"
+    assert doc["health"]["checks"]["loop_heartbeat"] == "healthy"
 
 
 def test_unknown_path_and_methods(served: tt.Telemetry) -> None:

@@ -28,6 +28,16 @@ from .default import (
     timed_cycle,
 )
 from .errors import ConfigurationError, EndpointError, PortInUseError, TelemetryError
+from .health import (
+    HealthCheck,
+    HealthCheckRegistry,
+    HealthCheckResult,
+    HealthReport,
+    HealthStatus,
+    StaleFillsHealthCheck,
+    StaleMarksHealthCheck,
+    WebSocketReconnectHealthCheck,
+)
 from .readers import Exposition, PrometheusReader
 from .telemetry import Telemetry
 from .version import __version__
@@ -40,17 +50,25 @@ __all__ = [
     "CycleTimer",
     "EndpointError",
     "Exposition",
+    "HealthCheck",
+    "HealthCheckRegistry",
+    "HealthCheckResult",
+    "HealthReport",
+    "HealthStatus",
     "ManualClock",
     "MetricKind",
     "MetricSpec",
     "Phase",
     "PortInUseError",
     "PrometheusReader",
+    "StaleFillsHealthCheck",
+    "StaleMarksHealthCheck",
     "SystemClock",
     "Telemetry",
     "TelemetryConfig",
     "TelemetryError",
     "Thresholds",
+    "WebSocketReconnectHealthCheck",
     "__version__",
     "configure",
     "current_cycle",

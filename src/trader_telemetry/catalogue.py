@@ -244,7 +244,8 @@ def as_markdown() -> str:
     """
     lines = ["| name | type | labels | meaning |", "|---|---|---|---|"]
     for spec in CATALOGUE:
-        note = "" if spec.component is Component.CORE else f" *(with the {spec.component} feature)*"
+        landed = spec.component in (Component.CORE, Component.HEALTH)
+        note = "" if landed else f" *(with the {spec.component} feature)*"
         lines.append(
             f"| `{{ns}}_{spec.name}` | {spec.kind} | {', '.join(spec.labels)} | {spec.help}{note} |"
         )

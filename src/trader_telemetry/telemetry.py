@@ -133,7 +133,13 @@ class Telemetry:
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics.json`` document (DESIGN §6) as a dict."""
-        return build_snapshot(self._state, self.config, self._monitor, self.clock)
+        document = build_snapshot(self._state, self.config, self._monitor, self.clock)
+        report = self._health.report()[0]
+        document["health"] = {
+            "status": report.status.value,
+            "checks": {result.name: result.status.value for result in report.results},
+        }
+        return document
 
     def health_report(self) -> HealthReport:
         """Run the health checks (or reuse a report younger than ``health_cache_seconds``).

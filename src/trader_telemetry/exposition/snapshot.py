@@ -91,7 +91,6 @@ def build_snapshot(
         "positions": positions,
         "market_data": {"staleness_seconds": staleness},
         "telemetry": {"errors": dict(monitor.errors), "rejected_values": dict(monitor.rejected)},
-        # The health registry arrives with the health feature; until then nothing is checked,
-        # and "no data" is never reported healthy.
-        "health": {"status": "unknown", "checks": []},
+        # Filled in by Telemetry.snapshot() from the (cached) health report.
+        "health": {"status": "unknown", "checks": {}},
     }
