@@ -34,6 +34,7 @@ def test_all_is_pinned() -> None:
         "TelemetryConfig",
         "TelemetryError",
         "Thresholds",
+        "TracingConfig",
         "WebSocketReconnectHealthCheck",
         "__version__",
         "configure",

@@ -40,6 +40,7 @@ from .health import (
 )
 from .readers import Exposition, PrometheusReader
 from .telemetry import Telemetry
+from .tracing import TracingConfig
 from .version import __version__
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "TelemetryConfig",
     "TelemetryError",
     "Thresholds",
+    "TracingConfig",
     "WebSocketReconnectHealthCheck",
     "__version__",
     "configure",

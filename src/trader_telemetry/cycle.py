@@ -12,12 +12,15 @@ import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import wrapt
 from opentelemetry.metrics import Histogram
 
 from .state import RecordedState
+
+if TYPE_CHECKING:
+    from .tracing import CycleTracing
 
 __all__ = ["Cycle", "CycleTimer", "Phase", "current_cycle", "decorate_cycle"]
 
@@ -73,7 +76,16 @@ class CycleRecorder(Protocol):
 class Phase:
     """A timed part of a cycle (``with cycle.phase("fetch_marks"):``); also ``async with``."""
 
-    __slots__ = ("_recorder", "attributes", "cycle", "duration", "name", "start")
+    __slots__ = (
+        "_recorder",
+        "_span",
+        "_span_token",
+        "attributes",
+        "cycle",
+        "duration",
+        "name",
+        "start",
+    )
 
     def __init__(
         self, recorder: CycleRecorder, name: str, attributes: dict[str, str], cycle: Cycle | None
@@ -84,6 +96,8 @@ class Phase:
         self.cycle = cycle
         self.start = 0.0
         self.duration: float | None = None
+        self._span: Any = None
+        self._span_token: object = None
 
     def __enter__(self) -> Phase:
         self._recorder._begin_phase(self)
@@ -113,7 +127,21 @@ class Cycle:
         phases: Seconds spent per phase name in this cycle.
     """
 
-    __slots__ = ("_phases", "_timer", "_token", "duration", "number", "outcome", "start")
+    # _span and _span_token are set only when tracing is on (no cost otherwise).
+    __slots__ = (
+        "_phases",
+        "_span",
+        "_span_token",
+        "_timer",
+        "_token",
+        "duration",
+        "number",
+        "outcome",
+        "start",
+    )
+
+    _span: Any  # the cycle's root span, when tracing is on
+    _span_token: object
 
     # Built once per cycle on the hot path: only the stores that are needed (the token is set
     # by the timer right after construction).
@@ -161,7 +189,7 @@ class CycleTimer:
         'ok'
     """
 
-    __slots__ = ("_histogram", "_monotonic", "_recorder", "_state")
+    __slots__ = ("_histogram", "_monotonic", "_recorder", "_state", "_tracing")
 
     def __init__(
         self,
@@ -169,11 +197,16 @@ class CycleTimer:
         state: RecordedState,
         monotonic: Callable[[], float],
         histogram: Histogram | None,
+        tracing: CycleTracing | None = None,
     ) -> None:
+        """``histogram`` None sends every ending to the recorder (no fast path): before
+        ``configure()``, and when tracing is on (the recorder then decides which trace to keep
+        and records the duration in that trace's context)."""
         self._recorder = recorder
         self._state = state
         self._monotonic = monotonic
         self._histogram = histogram
+        self._tracing = tracing
 
     # __enter__ and __exit__ run once per cycle of the bot's loop: the common path is written
     # out here, without further calls, because a cycle's whole budget is one OTel record plus
@@ -188,6 +221,11 @@ class CycleTimer:
             self._recorder._cycle_fault("cycle_begin", exc)
             start = 0.0
         cycle = Cycle(self, number, start)
+        if self._tracing is not None:
+            try:
+                cycle._span, cycle._span_token = self._tracing.start_cycle(number)
+            except Exception as exc:  # noqa: BLE001 - no trace is better than no cycle
+                self._recorder._cycle_fault("trace_begin", exc)
         cycle._token = _CURRENT.set(cycle)
         return cycle
 

@@ -17,6 +17,7 @@ from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .state import RecordedState
 from .telemetry import Telemetry
+from .tracing import TracingConfig
 
 __all__ = [
     "configure",
@@ -68,6 +69,8 @@ def configure(
     config: TelemetryConfig | None = None,
     *,
     meter_provider: MeterProvider | None = None,
+    tracing: bool | TracingConfig = False,
+    slow_cycle_seconds: float | None = None,
     **overrides: Any,
 ) -> Telemetry:
     """Create the default :class:`Telemetry` and start its endpoint (127.0.0.1:9000 unless told
@@ -92,7 +95,12 @@ def configure(
         previous, _default = _default, None
     if previous is not None:
         previous.shutdown()
-    telemetry = Telemetry(cfg, meter_provider=meter_provider)
+    telemetry = Telemetry(
+        cfg,
+        meter_provider=meter_provider,
+        tracing=tracing,
+        slow_cycle_seconds=slow_cycle_seconds,
+    )
     with _lock:
         _default = telemetry
     return telemetry

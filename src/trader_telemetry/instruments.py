@@ -115,11 +115,13 @@ def _producers(
         "telemetry_rejected_values_total": lambda: _by_key(monitor.rejected),
         "build_info": lambda: [((version,), 1)],
         "health_status": health,
+        "slow_cycle_traces_total": lambda: _by_key(s.kept_traces),
+        "telemetry_dropped_spans_total": lambda: _by_key(s.dropped_spans),
     }
 
 
 # The components whose observable metrics the core itself produces.
-_SCRAPE_TIME_COMPONENTS = (Component.CORE, Component.HEALTH)
+_SCRAPE_TIME_COMPONENTS = (Component.CORE, Component.HEALTH, Component.TRACING)
 
 
 class ScrapeTimeMetrics:

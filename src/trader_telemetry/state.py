@@ -79,6 +79,9 @@ class RecordedState:
     orders: dict[CounterKey, int] = field(default_factory=dict)
     fills: dict[CounterKey, int] = field(default_factory=dict)
     rejections: dict[CounterKey, int] = field(default_factory=dict)
+    #: Tracing: kept cycle traces by reason, spans dropped by the tail sampler's caps.
+    kept_traces: dict[str, int] = field(default_factory=dict)
+    dropped_spans: dict[str, int] = field(default_factory=dict)
 
     def bump(self, counter: dict[K, int], key: K) -> None:
         """Add one to ``counter[key]`` (thread-safe)."""
@@ -88,6 +91,11 @@ class RecordedState:
             counter[key] = counter.get(key, 0) + 1
         finally:
             self.lock.release()
+
+    def add(self, counter: dict[str, int], key: str, amount: int) -> None:
+        """Add ``amount`` to ``counter[key]`` (thread-safe)."""
+        with self.lock:
+            counter[key] = counter.get(key, 0) + amount
 
     def cycle_counts(self) -> dict[str, int]:
         """Completed cycles by outcome."""

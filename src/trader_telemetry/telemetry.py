@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
@@ -16,6 +17,7 @@ from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from .cardinality import LabelLimiter
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
+from .errors import ConfigurationError
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
 from .fetchers import decorate_fetcher, extract_account
@@ -27,6 +29,7 @@ from .pipeline import MetricPipeline
 from .readers import Exposition
 from .selfmonitor import SelfMonitor
 from .state import AccountSnapshot, RecordedState
+from .tracing import CycleTracing, TracingConfig
 from .validation import ValueChecker
 
 __all__ = ["Telemetry"]
@@ -60,6 +63,8 @@ class Telemetry:
         config: TelemetryConfig | None = None,
         *,
         meter_provider: ApiMeterProvider | None = None,
+        tracing: bool | TracingConfig = False,
+        slow_cycle_seconds: float | None = None,
         **overrides: Any,
     ) -> None:
         cfg = config if config is not None else TelemetryConfig()
@@ -104,8 +109,16 @@ class Telemetry:
         self._cycle_hist = instruments.cycle_duration
         self._phase_hist = instruments.phase_duration
         self._order_latency_hist = instruments.order_latency
-        # A CycleTimer holds no per-use state, so one instance serves every call.
-        self._timer = CycleTimer(self, self._state, self._monotonic, self._cycle_hist)
+        self._tracing = self._start_tracing(tracing, slow_cycle_seconds)
+        # A CycleTimer holds no per-use state, so one instance serves every call. With tracing
+        # on, every cycle ending goes through _end_cycle (no histogram for the fast path).
+        self._timer = CycleTimer(
+            self,
+            self._state,
+            self._monotonic,
+            None if self._tracing is not None else self._cycle_hist,
+            self._tracing,
+        )
 
         self._server: MetricsServer | None = None
         if cfg.serve:
@@ -114,6 +127,26 @@ class Telemetry:
             except BaseException:
                 self._pipeline.release(1.0)
                 raise
+
+    def _start_tracing(
+        self, tracing: bool | TracingConfig, slow_cycle_seconds: float | None
+    ) -> CycleTracing | None:
+        if tracing is False or tracing is None:
+            if slow_cycle_seconds is not None:
+                raise ConfigurationError("slow_cycle_seconds needs tracing=True")
+            return None
+        config = tracing if isinstance(tracing, TracingConfig) else TracingConfig()
+        if slow_cycle_seconds is not None:
+            config = replace(config, slow_cycle_seconds=slow_cycle_seconds)
+        state = self._state
+        return CycleTracing(
+            config,
+            namespace=self.config.namespace,
+            profile=self.config.profile,
+            default_slow_seconds=self.config.thresholds.cycle_duration_warning_seconds,
+            on_drop=lambda reason, count: state.add(state.dropped_spans, reason, count),
+            on_keep=lambda reason: state.add(state.kept_traces, reason, 1),
+        )
 
     # ------------------------------------------------------------------ endpoint and lifecycle
     @property
@@ -167,8 +200,10 @@ class Telemetry:
                 return
             self._closed = True
         if self._server is not None:
-            self._server.close(timeout=timeout / 2)
-        self._pipeline.release(timeout / 2)
+            self._server.close(timeout=timeout / 3)
+        if self._tracing is not None:
+            self._tracing.shutdown(timeout / 3)
+        self._pipeline.release(timeout / 3)
 
     @property
     def closed(self) -> bool:
@@ -214,15 +249,19 @@ class Telemetry:
     def _end_cycle(
         self, cycle: Cycle | None, exc: BaseException | None, end: float, duration: float
     ) -> None:
-        """A cycle that raised, was interrupted, or whose clock went backwards (the timer
-        records the common case itself)."""
+        """Every cycle ending the timer's fast path does not take: errors, interruptions, a
+        clock that went backwards, and all cycles when tracing is on."""
         if cycle is None:
             self._monitor.fault("cycle_context_lost")
             return
+        span = getattr(cycle, "_span", None)
+        tracing = self._tracing
         if exc is not None and not isinstance(exc, Exception):
             # KeyboardInterrupt, SystemExit, CancelledError: not the bot's error and not a
             # completed cycle; they pass through untouched.
             cycle.outcome = "interrupted"
+            if span is not None and tracing is not None:
+                tracing.end_cycle(span, cycle._span_token, "interrupted", exc, None)
             return
         outcome = "ok" if exc is None else "error"
         cycle.outcome = outcome
@@ -230,13 +269,19 @@ class Telemetry:
         if exc is not None:
             limiter = self._limiter("cycle_errors_total", "error_type")
             error_key = limiter.admit(type(exc).__name__)
+        keep = None
+        context = None
+        if span is not None and tracing is not None:
+            keep = tracing.verdict(duration if duration >= 0 else None, exc)
+            # The exemplar must point at a trace that is exported: only kept cycles carry one.
+            context = tracing.exemplar_context(span, keep)
         if duration < 0:
             self._monitor.reject(
                 "negative_duration", "cycle duration %r s is negative (clock went back)", duration
             )
         else:
             cycle.duration = duration
-            self._cycle_hist.record(duration)
+            self._cycle_hist.record(duration, context=context)
         state = self._state
         if exc is None:
             state.ok_cycles.add()
@@ -248,6 +293,8 @@ class Telemetry:
                 state.last_cycle_seconds = duration
             if error_key is not None:
                 state.cycle_errors[error_key] = state.cycle_errors.get(error_key, 0) + 1
+        if span is not None and tracing is not None:
+            tracing.end_cycle(span, cycle._span_token, outcome, exc, keep)
 
     def _phase_attributes(self, name: str) -> dict[str, str]:
         try:
@@ -259,6 +306,11 @@ class Telemetry:
     def _begin_phase(self, phase: Phase) -> None:
         try:
             phase.start = self._monotonic()
+            tracing, cycle = self._tracing, phase.cycle
+            if tracing is not None and cycle is not None:
+                parent = getattr(cycle, "_span", None)
+                if parent is not None:
+                    phase._span, phase._span_token = tracing.start_phase(phase.name, parent)
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("phase_begin", exc)
 
@@ -271,7 +323,11 @@ class Telemetry:
                 )
                 return
             phase.duration = duration
-            self._phase_hist.record(duration, phase.attributes)
+            # With tracing on, the phase's trace may yet be dropped: no exemplar for phases.
+            context = None if self._tracing is None else self._tracing.NO_EXEMPLAR
+            self._phase_hist.record(duration, phase.attributes, context=context)
+            if phase._span is not None and self._tracing is not None:
+                self._tracing.end_phase(phase._span, phase._span_token, exc)
             if phase.cycle is not None:
                 phases = phase.cycle.phases
                 phases[phase.name] = phases.get(phase.name, 0.0) + duration

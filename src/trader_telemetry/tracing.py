@@ -1,0 +1,261 @@
+"""Slow-cycle traces: each cycle is a root span, phases are children, the bot's own spans inside
+a cycle join its trace; tail sampling keeps the slow and failed cycles and exports them over
+OTLP (HTTP/protobuf by default, or gRPC) from a background thread.
+
+Enable with ``configure(tracing=True)`` or ``configure(tracing=TracingConfig(...))``. The OTLP
+exporters are the ``otlp`` extra: ``pip install 'trader_telemetry[otlp]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, Status, StatusCode
+
+from .errors import ConfigurationError
+from .tail_sampling import CYCLE_ATTRIBUTE, CYCLE_SPAN, KEEP_ATTRIBUTE, TailSamplingProcessor
+from .version import __version__
+
+__all__ = ["CycleTracing", "TracingConfig"]
+
+_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """The details of slow-cycle tracing; the endpoint normally comes from ``OTEL_*`` variables.
+
+    Args:
+        slow_cycle_seconds: Keep the trace of a cycle at least this slow (default: the cycle
+            duration warning threshold, 3 s).
+        sample_ratio: Also keep this fraction of normal cycles, as a baseline (0 to 1).
+        protocol: ``http/protobuf`` (port 4318, ``/v1/traces``) or ``grpc`` (port 4317); default
+            from ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``.
+        endpoint: Full OTLP endpoint; default from ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
+            ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the exporters read them).
+        tracer_provider: The bot's own SDK ``TracerProvider``; our processor is added to it.
+        exporter: A ready ``SpanExporter`` instead of an OTLP one (tests, custom back ends).
+        max_spans_per_trace: Spans buffered per cycle before the rest are dropped and counted.
+        max_open_traces: Cycles buffered at once before the oldest is dropped and counted.
+        export_timeout_seconds: Timeout of one export call (on the background thread).
+
+    Example:
+        >>> TracingConfig(slow_cycle_seconds=2.0, sample_ratio=0.01).sample_ratio
+        0.01
+    """
+
+    slow_cycle_seconds: float | None = None
+    sample_ratio: float = 0.0
+    protocol: str | None = None
+    endpoint: str | None = None
+    tracer_provider: Any = None
+    exporter: SpanExporter | None = None
+    max_spans_per_trace: int = 1024
+    max_open_traces: int = 256
+    export_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        owner = "TracingConfig"
+        slow = self.slow_cycle_seconds
+        if slow is not None and (
+            not isinstance(slow, int | float) or not math.isfinite(slow) or slow <= 0
+        ):
+            raise ConfigurationError(
+                f"{owner}.slow_cycle_seconds must be a number > 0, got {slow!r}"
+            )
+        ratio = self.sample_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+            raise ConfigurationError(f"{owner}.sample_ratio must be between 0 and 1, got {ratio!r}")
+        if self.protocol is not None and self.protocol not in _PROTOCOLS:
+            raise ConfigurationError(
+                f"{owner}.protocol must be one of {', '.join(_PROTOCOLS)}, got {self.protocol!r}"
+            )
+        for name in ("max_spans_per_trace", "max_open_traces"):
+            cap = getattr(self, name)
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ConfigurationError(f"{owner}.{name} must be an integer >= 1, got {cap!r}")
+        if self.tracer_provider is not None and not isinstance(
+            self.tracer_provider, TracerProvider
+        ):
+            raise ConfigurationError(
+                f"{owner}.tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, "
+                f"got {type(self.tracer_provider).__name__}"
+            )
+
+
+def _protocol(config: TracingConfig) -> str:
+    if config.protocol is not None:
+        return config.protocol
+    for var in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            if value not in _PROTOCOLS:
+                raise ConfigurationError(
+                    f"{var} must be one of {', '.join(_PROTOCOLS)}, got {value!r}"
+                )
+            return value
+    return "http/protobuf"
+
+
+def _otlp_exporter(config: TracingConfig) -> SpanExporter:
+    protocol = _protocol(config)
+    kwargs: dict[str, Any] = {"timeout": config.export_timeout_seconds}
+    if config.endpoint:
+        kwargs["endpoint"] = config.endpoint
+    try:
+        if protocol == "grpc":
+            # The otlp extra is optional: imported only when tracing is asked for.
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
+                OTLPSpanExporter as Grpc,
+            )
+
+            if config.endpoint and config.endpoint.startswith("http://"):
+                kwargs["insecure"] = True
+            return Grpc(**kwargs)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter as Http,
+        )
+
+        return Http(**kwargs)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "tracing exports over OTLP, which needs the otlp extra: "
+            "pip install 'trader_telemetry[otlp]'"
+        ) from exc
+
+
+class CycleTracing:
+    """Spans for cycles and phases, the keep-or-drop verdict, and the export pipeline."""
+
+    def __init__(
+        self,
+        config: TracingConfig,
+        *,
+        namespace: str,
+        profile: str,
+        default_slow_seconds: float,
+        on_drop: Any,
+        on_keep: Any,
+    ) -> None:
+        self.config = config
+        self.namespace = namespace
+        self.profile = profile
+        self.slow_seconds = config.slow_cycle_seconds or default_slow_seconds
+        self._ratio = config.sample_ratio
+        self._random = random.Random()
+        self._random_lock = threading.Lock()
+        exporter = config.exporter if config.exporter is not None else _otlp_exporter(config)
+        self._batch = BatchSpanProcessor(exporter)
+        self.processor = TailSamplingProcessor(
+            self._batch,
+            max_spans_per_trace=config.max_spans_per_trace,
+            max_open_traces=config.max_open_traces,
+            on_drop=on_drop,
+            on_keep=on_keep,
+        )
+        self._own_provider = config.tracer_provider is None
+        if config.tracer_provider is None:
+            resource = Resource.create({SERVICE_NAME: namespace})  # OTEL_SERVICE_NAME etc. win
+            self.provider = TracerProvider(resource=resource)
+        else:
+            self.provider = config.tracer_provider
+        self.provider.add_span_processor(self.processor)
+        self.tracer = self.provider.get_tracer("trader_telemetry", __version__)
+
+    # ---------------------------------------------------------------- cycles
+    def start_cycle(self, number: int) -> tuple[Span, object]:
+        """Start the root span of a cycle and make it current; returns (span, context token)."""
+        span = self.tracer.start_span(
+            CYCLE_SPAN,
+            context=Context(),  # every cycle is a trace of its own
+            attributes={
+                CYCLE_ATTRIBUTE: True,
+                "cycle.number": number,
+                "trader.namespace": self.namespace,
+                "trader.profile": self.profile,
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token
+
+    def verdict(self, duration: float | None, exc: BaseException | None) -> str | None:
+        """Why the trace is kept (``error``, ``slow``, ``sampled``), or None to drop it."""
+        if exc is not None and isinstance(exc, Exception):
+            return "error"
+        if exc is not None:
+            return None  # interrupted: not the bot's error, not a completed cycle
+        if duration is not None and duration >= self.slow_seconds:
+            return "slow"
+        if self._ratio > 0:
+            with self._random_lock:
+                if self._random.random() < self._ratio:
+                    return "sampled"
+        return None
+
+    @staticmethod
+    def exemplar_context(span: Span, keep: str | None) -> Context:
+        """The context to record the cycle duration in: the cycle's span when its trace is kept
+        (the exemplar then links to an exported trace), otherwise one whose span is invalid, so
+        no exemplar points at a trace that was dropped. (Not an empty ``Context()``: the SDK
+        treats an empty one as "use the current context".)"""
+        return trace.set_span_in_context(span if keep else trace.INVALID_SPAN)
+
+    #: For records whose trace may still be dropped (phases): no exemplar.
+    NO_EXEMPLAR: Context = trace.set_span_in_context(trace.INVALID_SPAN)
+
+    @staticmethod
+    def end_cycle(
+        span: Span, token: object, outcome: str, exc: BaseException | None, keep: str | None
+    ) -> None:
+        """Finish the root span with its outcome and verdict, and restore the context."""
+        span.set_attribute("cycle.outcome", outcome)
+        span.set_attribute(KEEP_ATTRIBUTE, keep or "drop")
+        if exc is not None and isinstance(exc, Exception):
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        # Ended in another context than started: nothing to restore there.
+        with contextlib.suppress(Exception):
+            otel_context.detach(token)  # type: ignore[arg-type]
+        span.end()
+
+    # ---------------------------------------------------------------- phases
+    def start_phase(self, name: str, parent: Span) -> tuple[Span, object]:
+        span = self.tracer.start_span(name, context=trace.set_span_in_context(parent))
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token
+
+    @staticmethod
+    def end_phase(span: Span, token: object, exc: BaseException | None) -> None:
+        if exc is not None and isinstance(exc, Exception):
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        with contextlib.suppress(Exception):
+            otel_context.detach(token)  # type: ignore[arg-type]
+        span.end()
+
+    def shutdown(self, timeout: float) -> None:
+        """Flush kept traces and stop exporting, within ``timeout`` seconds even when the
+        collector hangs (the rest happens on a daemon thread)."""
+
+        def stop() -> None:
+            self._batch.force_flush(int(timeout * 1000))
+            if self._own_provider:
+                self.provider.shutdown()
+            else:
+                self.processor.shutdown()
+
+        stopper = threading.Thread(target=stop, name="trader-telemetry-trace-shutdown", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
