@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
@@ -45,6 +45,8 @@ from tests.otlp_receiver import (
 
 SERVICE = "otlp-receiver-test"
 
+ExporterT = TypeVar("ExporterT", bound=SpanExporter)
+
 
 @pytest.fixture(autouse=True)
 def _no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +79,15 @@ def batch_provider(exporter: SpanExporter) -> Iterator[TracerProvider]:
         yield provider
     finally:
         provider.shutdown()
+
+
+@contextmanager
+def shut_down_after(exporter: ExporterT) -> Iterator[ExporterT]:
+    """For exporters used without a provider: shut down (and release the connection) on exit."""
+    try:
+        yield exporter
+    finally:
+        exporter.shutdown()
 
 
 def finished_spans(count: int = 1) -> list[ReadableSpan]:
@@ -174,11 +185,8 @@ def test_http_reject_is_a_failure_and_not_retried(
     http_receiver: OtlpHttpReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     http_receiver.mode = "reject"
-    exporter = HttpSpanExporter(endpoint=http_receiver.endpoint)
-    try:
+    with shut_down_after(HttpSpanExporter(endpoint=http_receiver.endpoint)) as exporter:
         assert exporter.export(finished_spans()) is SpanExportResult.FAILURE
-    finally:
-        exporter.shutdown()
     assert http_receiver.requests == 1
     assert "400" in caplog.text
 
@@ -191,40 +199,28 @@ def test_http_reject_is_a_failure_and_not_retried(
 
 def test_http_server_error_is_a_failure(http_receiver: OtlpHttpReceiver) -> None:
     http_receiver.mode = "error"
-    exporter = HttpSpanExporter(endpoint=http_receiver.endpoint)
-    try:
+    with shut_down_after(HttpSpanExporter(endpoint=http_receiver.endpoint)) as exporter:
         assert exporter.export(finished_spans()) is SpanExportResult.FAILURE
-    finally:
-        exporter.shutdown()
     assert http_receiver.requests == 1
     assert http_receiver.spans() == []
 
     http_receiver.mode = "ok"  # switchable at run time
-    exporter = HttpSpanExporter(endpoint=http_receiver.endpoint)
-    try:
+    with shut_down_after(HttpSpanExporter(endpoint=http_receiver.endpoint)) as exporter:
         assert exporter.export(finished_spans(2)) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
     assert [span.name for span in http_receiver.spans()] == ["direct-0", "direct-1"]
 
 
-def test_http_slow_answers_late(caplog: pytest.LogCaptureFixture) -> None:
+def test_http_slow_answers_late() -> None:
     with OtlpHttpReceiver(mode="slow", delay=0.2) as receiver:
-        exporter = HttpSpanExporter(endpoint=receiver.endpoint)
-        try:
+        with shut_down_after(HttpSpanExporter(endpoint=receiver.endpoint)) as exporter:
             started = time.monotonic()
             assert exporter.export(finished_spans()) is SpanExportResult.SUCCESS
             assert time.monotonic() - started >= 0.2
 
-            caplog.set_level(logging.CRITICAL)  # the timeout below is logged as an error
             receiver.delay = 5.0
-            timed_out = HttpSpanExporter(endpoint=receiver.endpoint, timeout=0.3)
-            try:
+            impatient = HttpSpanExporter(endpoint=receiver.endpoint, timeout=0.3)
+            with shut_down_after(impatient) as timed_out:
                 assert timed_out.export(finished_spans()) is SpanExportResult.FAILURE
-            finally:
-                timed_out.shutdown()
-        finally:
-            exporter.shutdown()
         assert receiver.requests == 2
         started = time.monotonic()
     assert time.monotonic() - started < 1.0  # close() cut the 5 s wait short
@@ -274,11 +270,8 @@ def test_grpc_error_is_a_failure(grpc_receiver: OtlpGrpcReceiver, mode: str) -> 
     grpc_receiver.mode = "error" if mode == "error" else "unavailable"
     # INVALID_ARGUMENT is final; UNAVAILABLE would be retried, but the first backoff (~1 s)
     # does not fit in a 0.5 s timeout, so both fail after exactly one request.
-    exporter = grpc_exporter(grpc_receiver, timeout=0.5)
-    try:
+    with shut_down_after(grpc_exporter(grpc_receiver, timeout=0.5)) as exporter:
         assert exporter.export(finished_spans()) is SpanExportResult.FAILURE
-    finally:
-        exporter.shutdown()
     assert grpc_receiver.requests == 1
     assert grpc_receiver.spans() == []
 
@@ -293,15 +286,13 @@ def test_wait_clear_close(receiver_type: type[OtlpHttpReceiver | OtlpGrpcReceive
             receiver.mode = "sideways"  # type: ignore[assignment]
         with pytest.raises(TimeoutError, match=r"expected 1 spans within 0\.05s, got 0"):
             receiver.wait_for_spans(1, timeout=0.05)
-        exporter = (
+        exporter: SpanExporter = (
             HttpSpanExporter(endpoint=receiver.endpoint)
             if isinstance(receiver, OtlpHttpReceiver)
             else grpc_exporter(receiver)
         )
-        try:
+        with shut_down_after(exporter):
             assert exporter.export(finished_spans()) is SpanExportResult.SUCCESS
-        finally:
-            exporter.shutdown()
         assert [span.name for span in receiver.wait_for_spans(1)] == ["direct-0"]
         receiver.clear()
         assert receiver.spans() == []
