@@ -61,14 +61,30 @@ class TailSamplingProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if span.name != CYCLE_SPAN or not (span.attributes or {}).get(CYCLE_ATTRIBUTE):
             return
+        self.open_trace(span.context.trace_id)
+
+    def open_trace(self, trace_id: int) -> None:
+        """Start buffering the spans of ``trace_id`` (a cycle has begun); no-op if open."""
         evicted = 0
         with self._lock:
-            self._open[span.context.trace_id] = []
+            if trace_id in self._open:
+                return
+            self._open[trace_id] = []
             while len(self._open) > self._max_traces:
                 _, spans = self._open.popitem(last=False)
                 evicted += len(spans) + 1  # its buffered spans, and its root when it ends
         if evicted:
             self._on_drop("too_many_open_traces", evicted)
+
+    def is_open(self, trace_id: int) -> bool:
+        """True while the spans of ``trace_id`` are being buffered (not evicted by the cap)."""
+        with self._lock:
+            return trace_id in self._open
+
+    def discard(self, trace_id: int) -> None:
+        """Drop a cycle's buffered spans (its verdict was "drop")."""
+        with self._lock:
+            self._open.pop(trace_id, None)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context

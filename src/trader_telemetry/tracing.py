@@ -13,6 +13,7 @@ import math
 import os
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode, TraceFlags
 
 from .errors import ConfigurationError
 from .tail_sampling import CYCLE_ATTRIBUTE, CYCLE_SPAN, KEEP_ATTRIBUTE, TailSamplingProcessor
@@ -136,6 +138,81 @@ def _otlp_exporter(config: TracingConfig) -> SpanExporter:
         ) from exc
 
 
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_bits = random.getrandbits  # ids, not secrets: the SDK uses the same generator
+
+
+class _LazySpan:
+    """A cycle or phase that is not an SDK span (yet): ids, times, and a non-recording span
+    that carries the ids in the context so spans started inside join the right trace."""
+
+    __slots__ = (
+        "carrier",
+        "end_ns",
+        "error",
+        "name",
+        "number",
+        "parent",
+        "phases",
+        "span_id",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(self, name: str, trace_id: int, parent: _LazySpan | None, number: int) -> None:
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = _bits(64) or 1
+        self.parent = parent
+        self.number = number
+        self.carrier = NonRecordingSpan(SpanContext(trace_id, self.span_id, False, _SAMPLED))
+        self.start_ns = time.time_ns()
+        self.end_ns = self.start_ns
+        self.error: BaseException | None = None
+        self.phases: list[_LazySpan] = []
+
+    @classmethod
+    def root(cls, number: int) -> _LazySpan:
+        return cls(CYCLE_SPAN, _bits(128) or 1, None, number)
+
+    @classmethod
+    def child(cls, parent: _LazySpan, name: str) -> _LazySpan:
+        return cls(name, parent.trace_id, parent, parent.number)
+
+
+class _ForcedIds(IdGenerator):
+    """Random ids, except the next ones a thread asked for (to rebuild a lazy span as itself)."""
+
+    def __init__(self) -> None:
+        self._random = RandomIdGenerator()
+        self._local = threading.local()
+
+    def force(self, trace_id: int | None, span_id: int) -> None:
+        self._local.trace_id = trace_id
+        self._local.span_id = span_id
+
+    def generate_trace_id(self) -> int:
+        forced = getattr(self._local, "trace_id", None)
+        if forced is not None:
+            self._local.trace_id = None
+            return int(forced)
+        return self._random.generate_trace_id()
+
+    def generate_span_id(self) -> int:
+        forced = getattr(self._local, "span_id", None)
+        if forced is not None:
+            self._local.span_id = None
+            return int(forced)
+        return self._random.generate_span_id()
+
+
+def _mark_error(span: Span, exc: BaseException | None, *, detailed: bool) -> None:
+    if exc is not None and isinstance(exc, Exception):
+        span.record_exception(exc)
+        description = f"{type(exc).__name__}: {exc}" if detailed else type(exc).__name__
+        span.set_status(Status(StatusCode.ERROR, description))
+
+
 class CycleTracing:
     """Spans for cycles and phases, the keep-or-drop verdict, and the export pipeline."""
 
@@ -166,17 +243,28 @@ class CycleTracing:
             on_keep=on_keep,
         )
         self._own_provider = config.tracer_provider is None
+        # With our own provider, cycles and phases are "lazy": while a cycle runs only ids and
+        # timestamps exist (a non-recording span carries the ids, so the bot's spans still join
+        # the trace), and real spans with those same ids are built after the fact for the cycles
+        # that are kept. A fast cycle then costs no SDK span at all. The bot's own provider has
+        # its own id generator, so there spans are real from the start.
+        self._ids = _ForcedIds()
+        self.lazy = self._own_provider
         if config.tracer_provider is None:
             resource = Resource.create({SERVICE_NAME: namespace})  # OTEL_SERVICE_NAME etc. win
-            self.provider = TracerProvider(resource=resource)
+            self.provider = TracerProvider(resource=resource, id_generator=self._ids)
         else:
             self.provider = config.tracer_provider
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer("trader_telemetry", __version__)
 
     # ---------------------------------------------------------------- cycles
-    def start_cycle(self, number: int) -> tuple[Span, object]:
+    def start_cycle(self, number: int) -> tuple[Any, object]:
         """Start the root span of a cycle and make it current; returns (span, context token)."""
+        if self.lazy:
+            lazy = _LazySpan.root(number)
+            self.processor.open_trace(lazy.trace_id)
+            return lazy, otel_context.attach(trace.set_span_in_context(lazy.carrier))
         span = self.tracer.start_span(
             CYCLE_SPAN,
             context=Context(),  # every cycle is a trace of its own
@@ -205,44 +293,86 @@ class CycleTracing:
         return None
 
     @staticmethod
-    def exemplar_context(span: Span, keep: str | None) -> Context:
+    def exemplar_context(span: Any, keep: str | None) -> Context:
         """The context to record the cycle duration in: the cycle's span when its trace is kept
         (the exemplar then links to an exported trace), otherwise one whose span is invalid, so
         no exemplar points at a trace that was dropped. (Not an empty ``Context()``: the SDK
         treats an empty one as "use the current context".)"""
-        return trace.set_span_in_context(span if keep else trace.INVALID_SPAN)
+        if not keep:
+            return trace.set_span_in_context(trace.INVALID_SPAN)
+        return trace.set_span_in_context(span.carrier if isinstance(span, _LazySpan) else span)
 
     #: For records whose trace may still be dropped (phases): no exemplar.
     NO_EXEMPLAR: Context = trace.set_span_in_context(trace.INVALID_SPAN)
 
-    @staticmethod
     def end_cycle(
-        span: Span, token: object, outcome: str, exc: BaseException | None, keep: str | None
+        self, span: Any, token: object, outcome: str, exc: BaseException | None, keep: str | None
     ) -> None:
         """Finish the root span with its outcome and verdict, and restore the context."""
-        span.set_attribute("cycle.outcome", outcome)
-        span.set_attribute(KEEP_ATTRIBUTE, keep or "drop")
-        if exc is not None and isinstance(exc, Exception):
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         # Ended in another context than started: nothing to restore there.
         with contextlib.suppress(Exception):
             otel_context.detach(token)  # type: ignore[arg-type]
+        if isinstance(span, _LazySpan):
+            span.end_ns = time.time_ns()
+            # A cycle evicted by the open-traces cap was counted as dropped: do not rebuild it.
+            if keep and self.processor.is_open(span.trace_id):
+                self._materialize(span, outcome, exc, keep)
+            else:
+                self.processor.discard(span.trace_id)
+            return
+        span.set_attribute("cycle.outcome", outcome)
+        span.set_attribute(KEEP_ATTRIBUTE, keep or "drop")
+        _mark_error(span, exc, detailed=True)
         span.end()
 
+    def _materialize(
+        self, root: _LazySpan, outcome: str, exc: BaseException | None, keep: str
+    ) -> None:
+        """Build the real spans of a kept lazy cycle, with the ids the bot's spans already used."""
+        ids = self._ids
+        ids.force(root.trace_id, root.span_id)
+        span = self.tracer.start_span(
+            CYCLE_SPAN,
+            context=Context(),
+            attributes={
+                CYCLE_ATTRIBUTE: True,
+                "cycle.number": root.number,
+                "trader.namespace": self.namespace,
+                "trader.profile": self.profile,
+                "cycle.outcome": outcome,
+                KEEP_ATTRIBUTE: keep,
+            },
+            start_time=root.start_ns,
+        )
+        parent = trace.set_span_in_context(root.carrier)
+        for phase in root.phases:
+            ids.force(None, phase.span_id)
+            child = self.tracer.start_span(phase.name, context=parent, start_time=phase.start_ns)
+            _mark_error(child, phase.error, detailed=False)
+            child.end(end_time=phase.end_ns)
+        _mark_error(span, exc, detailed=True)
+        span.end(end_time=root.end_ns)
+
     # ---------------------------------------------------------------- phases
-    def start_phase(self, name: str, parent: Span) -> tuple[Span, object]:
+    def start_phase(self, name: str, parent: Any) -> tuple[Any, object]:
+        if isinstance(parent, _LazySpan):
+            lazy = _LazySpan.child(parent, name)
+            return lazy, otel_context.attach(trace.set_span_in_context(lazy.carrier))
         span = self.tracer.start_span(name, context=trace.set_span_in_context(parent))
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
 
     @staticmethod
-    def end_phase(span: Span, token: object, exc: BaseException | None) -> None:
-        if exc is not None and isinstance(exc, Exception):
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+    def end_phase(span: Any, token: object, exc: BaseException | None) -> None:
         with contextlib.suppress(Exception):
             otel_context.detach(token)  # type: ignore[arg-type]
+        if isinstance(span, _LazySpan):
+            span.end_ns = time.time_ns()
+            span.error = exc if isinstance(exc, Exception) else None
+            if span.parent is not None:
+                span.parent.phases.append(span)
+            return
+        _mark_error(span, exc, detailed=False)
         span.end()
 
     def shutdown(self, timeout: float) -> None:
