@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 import timeit
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CYCLE_BUCKETS
+from versions import versions
 
 Namespace = dict[str, Any]
 #: Wraps one timing call, e.g. to hold a cycle open while phases are timed.
@@ -243,22 +242,6 @@ def measure(cases: Sequence[Case], ns: Namespace, settings: Settings) -> list[Re
 
 
 # ---------------------------------------------------------------------------------- report
-def versions() -> dict[str, str]:
-    def dist(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": f"{platform.python_version()} ({platform.python_implementation()}, "
-        f"{platform.system()} {platform.machine()})",
-        "opentelemetry-sdk": dist("opentelemetry-sdk"),
-        "prometheus_client": dist("prometheus_client"),
-        "trader_telemetry": tt.__version__,
-    }
-
-
 def ratio_of(result: Result, by_name: dict[str, Result]) -> float | None:
     if result.case.baseline is None:
         return None
@@ -352,7 +335,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    info = versions()
+    info = versions("opentelemetry-sdk", "prometheus_client")
     for name, value in info.items():
         print(f"{name}: {value}")
     print(

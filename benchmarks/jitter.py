@@ -58,7 +58,6 @@ import http.client
 import json
 import math
 import os
-import platform
 import select
 import statistics
 import subprocess
@@ -68,7 +67,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -78,6 +76,7 @@ from prometheus_client.exposition import choose_encoder
 
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CYCLE_BUCKETS, ORDER_LATENCY_BUCKETS
+from versions import versions
 
 #: What Prometheus sends (OpenMetrics first), as the issue's reference measurement did.
 ACCEPT = "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"
@@ -536,23 +535,6 @@ def progress(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- report
-def versions() -> dict[str, str]:
-    def dist(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": f"{platform.python_version()} ({platform.python_implementation()}, "
-        f"{platform.system()} {platform.machine()})",
-        "opentelemetry-sdk": dist("opentelemetry-sdk"),
-        "opentelemetry-exporter-prometheus": dist("opentelemetry-exporter-prometheus"),
-        "prometheus_client": dist("prometheus_client"),
-        "trader_telemetry": tt.__version__,
-    }
-
-
 def rate_label(rate_hz: float) -> str:
     return "unscraped" if rate_hz <= 0 else f"{rate_hz:g} Hz"
 
@@ -804,7 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes=(1_000,) if args.quick else (1_000, 10_000),
         implementations=(OURS, PROM, UPSTREAM) if args.upstream else (OURS, PROM),
     )
-    info = versions()
+    info = versions("opentelemetry-sdk", "opentelemetry-exporter-prometheus", "prometheus_client")
     for name, value in info.items():
         print(f"{name}: {value}")
     load_before = os.getloadavg()[0]

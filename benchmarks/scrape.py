@@ -58,14 +58,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import platform
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import prometheus_client
@@ -75,6 +73,7 @@ from opentelemetry.sdk.metrics.view import View
 
 import trader_telemetry as tt
 from trader_telemetry.readers import NativePrometheusReader, OtelPrometheusReader
+from versions import versions
 
 GAUGE = "bench_exposure_usd"
 HISTOGRAM = "bench_order_latency_seconds"
@@ -449,23 +448,6 @@ def measure_memory(size: int) -> list[Memory]:
 
 
 # ---------------------------------------------------------------------------------- report
-def versions() -> dict[str, str]:
-    def dist(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": f"{platform.python_version()} ({platform.python_implementation()}, "
-        f"{platform.system()} {platform.machine()})",
-        "opentelemetry-sdk": dist("opentelemetry-sdk"),
-        "opentelemetry-exporter-prometheus": dist("opentelemetry-exporter-prometheus"),
-        "prometheus_client": dist("prometheus_client"),
-        "trader_telemetry": tt.__version__,
-    }
-
-
 def baseline_of(row: Row, rows: Sequence[Row]) -> Row:
     return next(r for r in rows if r.size == row.size and r.name == BASELINE)
 
@@ -608,7 +590,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    info = versions()
+    info = versions("opentelemetry-sdk", "opentelemetry-exporter-prometheus", "prometheus_client")
     for name, value in info.items():
         print(f"{name}: {value}")
     repeats = ", ".join(f"{n} at {size:,}" for size, n in settings.repeats.items())

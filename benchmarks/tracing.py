@@ -47,14 +47,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import threading
 import timeit
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +60,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import trader_telemetry as tt
+from versions import versions
 
 Namespace = dict[str, Any]
 
@@ -310,21 +309,6 @@ def drain(results: Sequence[Result], ns: Namespace) -> list[Check]:
 
 
 # ---------------------------------------------------------------------------------- report
-def versions() -> dict[str, str]:
-    def dist(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": f"{platform.python_version()} ({platform.python_implementation()}, "
-        f"{platform.system()} {platform.machine()})",
-        "opentelemetry-sdk": dist("opentelemetry-sdk"),
-        "trader_telemetry": tt.__version__,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Verdicts:
     """The two targets, computed from the rows' best repeats."""
@@ -478,7 +462,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    info = versions()
+    info = versions("opentelemetry-sdk")
     for name, value in info.items():
         print(f"{name}: {value}")
     print(
