@@ -157,3 +157,21 @@ def test_a_failing_collector_never_slows_or_breaks_the_loop(fault: str) -> None:
         assert time.monotonic() - started < 3.0  # bounded even with a hanging collector
         if receiver is not None:
             receiver.close()
+
+
+def test_otel_service_name_and_resource_attributes_are_honoured(
+    http_receiver: OtlpHttpReceiver, clock: tt.ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "btc-bot-7")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=canary")
+    telemetry = traced(http_receiver.endpoint, "http/protobuf", clock)
+    try:
+        with pytest.raises(BotError), telemetry.cycle_timer():
+            raise BotError
+        assert telemetry._tracing is not None
+        telemetry._tracing.processor.force_flush(5_000)
+        (span,) = http_receiver.wait_for_spans(1)
+        assert span.resource["service.name"] == "btc-bot-7"
+        assert span.resource["deployment.environment"] == "canary"
+    finally:
+        telemetry.shutdown()

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
 from .config import TelemetryConfig
 from .errors import ConfigurationError
 from .instruments import Instruments, create_instruments
 from .readers import PrometheusReader, create_reader
+from .resource import service_resource
 from .selfmonitor import SelfMonitor
 from .state import RecordedState
 from .version import __version__
@@ -55,7 +55,7 @@ class MetricPipeline:
         )
         self.owns_provider = meter_provider is None
         if meter_provider is None:
-            resource = Resource.create({SERVICE_NAME: config.namespace})
+            resource = service_resource(config.namespace)
             self.provider = MeterProvider(
                 metric_readers=[self.reader.metric_reader], resource=resource
             )

@@ -20,13 +20,13 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode, TraceFlags
 
 from .errors import ConfigurationError
+from .resource import service_resource
 from .tail_sampling import CYCLE_ATTRIBUTE, CYCLE_SPAN, KEEP_ATTRIBUTE, TailSamplingProcessor
 from .version import __version__
 
@@ -251,7 +251,7 @@ class CycleTracing:
         self._ids = _ForcedIds()
         self.lazy = self._own_provider
         if config.tracer_provider is None:
-            resource = Resource.create({SERVICE_NAME: namespace})  # OTEL_SERVICE_NAME etc. win
+            resource = service_resource(namespace)
             self.provider = TracerProvider(resource=resource, id_generator=self._ids)
         else:
             self.provider = config.tracer_provider
