@@ -28,7 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``trader-telemetry`` and ``python -m trader_telemetry``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:
+        # For the health probe, 2 means "unhealthy": a mistyped probe must not read as one.
+        if exc.code == 2 and arguments[:1] == ["health"]:
+            return health.EXIT_NO_ANSWER
+        raise
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -14,7 +14,8 @@ code  meaning
 
 The endpoint answers HTTP 200 (healthy, degraded, unknown during start-up) or 503 (unhealthy,
 unknown after the grace period), with the same JSON document in both cases; the exit code comes
-from the document's ``status``. Usage errors (bad options) exit 2, as for every subcommand.
+from the document's ``status``. Usage errors (bad options) exit 3 too: argparse's usual 2 would
+read as "unhealthy".
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ exit codes:
   1  degraded; also unknown (no data yet: not healthy, but not known to be bad either)
   2  unhealthy
   3  no usable answer: unreachable, timed out, another HTTP code than 200/503, or not
-     the health JSON document (the reason is printed on stderr)
+     the health JSON document, or a mistyped command (the reason is on stderr)
 
 The URL may be the /health URL, the server's base URL or its /metrics URL:
   trader-telemetry health --url http://127.0.0.1:9000
