@@ -118,6 +118,12 @@ class TelemetryConfig:
         health_check_timeout_seconds: Each health check's own timeout.
         health_startup_grace_seconds: While the process is younger, an overall UNKNOWN answers
             HTTP 200 instead of 503; default: the heartbeat's critical threshold.
+        data_dir: Write ``events.jsonl`` and ``metrics.json`` here (``var/data/{namespace}/
+            {profile}`` is the usual place); None writes no files.
+        events_queue_size: Events waiting for the writer thread before new ones are dropped.
+        events_rotate_daily: ``events-YYYY-MM-DD.jsonl`` per UTC day instead of one file.
+        events_max_bytes: Past this size the events file moves to ``.1``; None: no cap.
+        metrics_file_interval_seconds: How often ``metrics.json`` is rewritten.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -140,6 +146,11 @@ class TelemetryConfig:
     health_cache_seconds: float = 1.0
     health_check_timeout_seconds: float = 5.0
     health_startup_grace_seconds: float | None = None
+    data_dir: str | None = None
+    events_queue_size: int = 10_000
+    events_rotate_daily: bool = False
+    events_max_bytes: int | None = None
+    metrics_file_interval_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -180,6 +191,20 @@ class TelemetryConfig:
             raise _fail(owner, "reader", f"one of {', '.join(READERS)}", self.reader)
         _positive(owner, "warning_interval_seconds", self.warning_interval_seconds)
         self._check_health_fields(owner)
+        self._check_file_fields(owner)
+
+    def _check_file_fields(self, owner: str) -> None:
+        if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
+            raise _fail(owner, "data_dir", "a directory path or None", self.data_dir)
+        for name in ("events_queue_size", "events_max_bytes"):
+            value = getattr(self, name)
+            if value is None and name == "events_max_bytes":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail(owner, name, "an integer >= 1", value)
+        if not isinstance(self.events_rotate_daily, bool):
+            raise _fail(owner, "events_rotate_daily", "a bool", self.events_rotate_daily)
+        _positive(owner, "metrics_file_interval_seconds", self.metrics_file_interval_seconds)
 
     def _check_health_fields(self, owner: str) -> None:
         _positive(owner, "health_check_timeout_seconds", self.health_check_timeout_seconds)
@@ -233,7 +258,7 @@ class TelemetryConfig:
                 f"environment variable {var} must be a {kind.__name__}, got {raw!r}"
             )
 
-        for name in ("namespace", "profile", "reader"):
+        for name in ("namespace", "profile", "reader", "data_dir"):
             if (raw := text(name)) is not None:
                 values[name] = raw
         if (raw := text("host", "OTEL_EXPORTER_PROMETHEUS_HOST")) is not None:

@@ -117,11 +117,12 @@ def _producers(
         "health_status": health,
         "slow_cycle_traces_total": lambda: _by_key(s.kept_traces),
         "telemetry_dropped_spans_total": lambda: _by_key(s.dropped_spans),
+        "telemetry_dropped_events_total": lambda: _by_key(s.dropped_events),
     }
 
 
 # The components whose observable metrics the core itself produces.
-_SCRAPE_TIME_COMPONENTS = (Component.CORE, Component.HEALTH, Component.TRACING)
+_SCRAPE_TIME_COMPONENTS = (Component.CORE, Component.HEALTH, Component.TRACING, Component.EVENTS)
 
 
 class ScrapeTimeMetrics:

@@ -48,6 +48,11 @@ class SelfMonitor:
         if suppressed is not None:
             self._emit(logging.WARNING, message, args, suppressed, exc_info=False)
 
+    def count_error(self, reason: str) -> None:
+        """Count an error the caller already logged (an I/O error it reports once)."""
+        with self._lock:
+            self.errors[reason] = self.errors.get(reason, 0) + 1
+
     def fault(self, reason: str, exc: BaseException | None = None) -> None:
         """Count an internal fault under ``reason`` and log it with its traceback (rate-limited)."""
         with self._lock:

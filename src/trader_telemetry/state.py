@@ -81,6 +81,8 @@ class RecordedState:
     rejections: dict[CounterKey, int] = field(default_factory=dict)
     #: Tracing: kept cycle traces by reason, spans dropped by the tail sampler's caps.
     kept_traces: dict[str, int] = field(default_factory=dict)
+    #: Events lost before reaching events.jsonl, by reason.
+    dropped_events: dict[str, int] = field(default_factory=dict)
     dropped_spans: dict[str, int] = field(default_factory=dict)
 
     def bump(self, counter: dict[K, int], key: K) -> None:

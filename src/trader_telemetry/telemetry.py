@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
@@ -18,10 +19,11 @@ from .cardinality import LabelLimiter
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
+from .events import EventLog, MetricsFile
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
 from .fetchers import decorate_fetcher, extract_account
-from .health.model import HealthReport
+from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
 from .health.sources import builtin_checks
@@ -110,13 +112,34 @@ class Telemetry:
         self._phase_hist = instruments.phase_duration
         self._order_latency_hist = instruments.order_latency
         self._tracing = self._start_tracing(tracing, slow_cycle_seconds)
+        self._events: EventLog | None = None
+        self._metrics_file: MetricsFile | None = None
+        if cfg.data_dir is not None:
+            state = self._state
+            self._events = EventLog(
+                cfg.data_dir,
+                wall_time=cfg.clock.time,
+                on_drop=lambda reason, count: state.add(state.dropped_events, reason, count),
+                on_error=self._monitor.count_error,
+                queue_size=cfg.events_queue_size,
+                rotate_daily=cfg.events_rotate_daily,
+                max_bytes=cfg.events_max_bytes,
+            )
+            self._metrics_file = MetricsFile(
+                Path(cfg.data_dir) / "metrics.json",
+                self.snapshot,
+                interval=cfg.metrics_file_interval_seconds,
+                on_error=self._monitor.count_error,
+            )
+            self._health.on_change = self._health_changed
         # A CycleTimer holds no per-use state, so one instance serves every call. With tracing
         # on, every cycle ending goes through _end_cycle (no histogram for the fast path).
         self._timer = CycleTimer(
             self,
             self._state,
             self._monotonic,
-            None if self._tracing is not None else self._cycle_hist,
+            # Tracing and the events log need every cycle's ending: no fast path then.
+            None if self._tracing is not None or self._events is not None else self._cycle_hist,
             self._tracing,
         )
 
@@ -202,8 +225,12 @@ class Telemetry:
         if self._server is not None:
             self._server.close(timeout=timeout / 3)
         if self._tracing is not None:
-            self._tracing.shutdown(timeout / 3)
-        self._pipeline.release(timeout / 3)
+            self._tracing.shutdown(timeout / 4)
+        if self._events is not None:
+            self._events.close(timeout / 8)
+        if self._metrics_file is not None:
+            self._metrics_file.close(timeout / 8)
+        self._pipeline.release(timeout / 4)
 
     @property
     def closed(self) -> bool:
@@ -282,19 +309,33 @@ class Telemetry:
         else:
             cycle.duration = duration
             self._cycle_hist.record(duration, context=context)
+        self._count_completed(end, duration, error_key)
+        if span is not None and tracing is not None:
+            tracing.end_cycle(span, cycle._span_token, outcome, exc, keep)
+        if self._events is not None:
+            self._emit("cycle", _cycle_fields(cycle, outcome, error_key))
+
+    def _count_completed(self, end: float, duration: float, error_key: str | None) -> None:
+        """A completed cycle (slow path): counts, last duration, last end."""
         state = self._state
-        if exc is None:
+        if error_key is None:
             state.ok_cycles.add()
         with state.lock:
-            if exc is not None:
+            if error_key is not None:
                 state.error_cycles += 1
+                state.cycle_errors[error_key] = state.cycle_errors.get(error_key, 0) + 1
             state.last_cycle_end = end
             if duration >= 0:
                 state.last_cycle_seconds = duration
-            if error_key is not None:
-                state.cycle_errors[error_key] = state.cycle_errors.get(error_key, 0) + 1
-        if span is not None and tracing is not None:
-            tracing.end_cycle(span, cycle._span_token, outcome, exc, keep)
+
+    def _health_changed(
+        self, check: str, before: HealthStatus | None, after: HealthStatus, message: str
+    ) -> None:
+        previous = None if before is None else before.value
+        self._emit(
+            "health",
+            {"check": check, "status": after.value, "previous": previous, "message": message},
+        )
 
     def _phase_attributes(self, name: str) -> dict[str, str]:
         try:
@@ -367,6 +408,7 @@ class Telemetry:
     def record_stale_mark(self, symbol: str) -> None:
         """The bot detected a stale mark for ``symbol`` (counted)."""
         self._count1("stale_marks_total", "symbol", self._state.stale_marks, symbol)
+        self._emit("stale_mark", {"symbol": symbol})
 
     def record_ws_reconnect(self, stream: str = "default") -> None:
         """A websocket stream reconnected (counted per stream)."""
@@ -375,6 +417,7 @@ class Telemetry:
             self._state.ws_reconnect_times.append(self._monotonic())
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_ws_reconnect", exc)
+        self._emit("ws_reconnect", {"stream": stream})
 
     # ------------------------------------------------------------------ account and risk
     def record_account(
@@ -423,6 +466,8 @@ class Telemetry:
                     recorded_monotonic=self._monotonic(),
                     recorded_wall=self.clock.time(),
                 )
+                total = state.account.total
+            self._emit("account", {**accepted, "total_pnl": total})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_account", exc)
 
@@ -463,6 +508,8 @@ class Telemetry:
                 cap = self._check.number("daily_loss_limit", limit, minimum=0)
                 if cap is not None:
                     self._state.daily_loss_limit = cap
+            if value is not None:
+                self._emit("daily_loss", {"loss": value, "limit": self._state.daily_loss_limit})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_daily_loss", exc)
 
@@ -481,13 +528,17 @@ class Telemetry:
                 state.breaker_reason = key
                 if key is not None and not was:
                     state.breaker_trips[key] = state.breaker_trips.get(key, 0) + 1
+            if was != bool(triggered):
+                self._emit("circuit_breaker", {"triggered": bool(triggered), "reason": key})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("set_circuit_breaker", exc)
 
     # ------------------------------------------------------------------ orders
     def record_order(self, symbol: str, side: str) -> None:
         """An order was submitted."""
-        self._count_order("orders_submitted_total", self._state.orders, symbol, side)
+        normalized = self._count_order("orders_submitted_total", self._state.orders, symbol, side)
+        if normalized is not None:
+            self._emit("order", {"symbol": symbol, "side": normalized})
 
     def record_fill(
         self,
@@ -517,7 +568,19 @@ class Telemetry:
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_fill", exc)
             return
-        self._count_order("fills_total", self._state.fills, symbol, side)
+        normalized = self._count_order("fills_total", self._state.fills, symbol, side)
+        if normalized is not None:
+            self._emit(
+                "fill",
+                {
+                    "symbol": symbol,
+                    "side": normalized,
+                    "quantity": quantity,
+                    "price": price,
+                    "fee": fee,
+                    "realized_pnl": realized_pnl,
+                },
+            )
 
     def record_rejection(self, symbol: str, reason: str) -> None:
         """The exchange (or a guard) rejected an order."""
@@ -527,6 +590,7 @@ class Telemetry:
                 self._limiter("orders_rejected_total", "reason").admit(reason),
             )
             self._state.bump(self._state.rejections, key)
+            self._emit("rejection", {"symbol": symbol, "reason": reason})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_rejection", exc)
 
@@ -571,7 +635,8 @@ class Telemetry:
 
     def _count_order(
         self, metric: str, counter: dict[tuple[str, ...], int], symbol: str, side: str
-    ) -> None:
+    ) -> str | None:
+        """Count one order or fill; the normalised side, or None when rejected."""
         try:
             normalized = self._check.side(side)
             if normalized is not None:
@@ -579,3 +644,42 @@ class Telemetry:
                 self._state.bump(counter, key)
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault(metric, exc)
+            return None
+        return normalized
+
+    def _emit(self, event_type: str, fields: dict[str, Any]) -> None:
+        events = self._events
+        if events is not None:
+            try:
+                events.emit(event_type, fields)
+            except Exception as exc:  # noqa: BLE001
+                self._monitor.fault("events", exc)
+
+    def event(self, event_type: str, **fields: Any) -> None:
+        """Append an event of the bot's own to ``events.jsonl`` (no-op without ``data_dir``).
+
+        Example:
+            >>> telemetry = Telemetry(serve=False)
+            >>> telemetry.event("guard_triggered", guard="max_position", symbol="BTC-PERP")
+            >>> telemetry.shutdown()
+        """
+        if not isinstance(event_type, str) or not event_type:
+            self._monitor.reject(
+                "bad_event_type", "event type must be a non-empty str, got %r", event_type
+            )
+            return
+        self._emit(event_type, fields)
+
+
+def _cycle_fields(cycle: Cycle, outcome: str, error_type: str | None) -> dict[str, Any]:
+    """The ``cycle`` event: number, duration, outcome, error type and seconds per phase."""
+    fields: dict[str, Any] = {
+        "number": cycle.number,
+        "duration_seconds": cycle.duration,
+        "outcome": outcome,
+    }
+    if error_type is not None:
+        fields["error_type"] = error_type
+    if cycle._phases:
+        fields["phases"] = dict(cycle._phases)
+    return fields

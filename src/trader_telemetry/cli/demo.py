@@ -289,6 +289,7 @@ def _command(args: argparse.Namespace) -> int:
             port=args.port,
             profile=args.profile,
             max_label_values=max(200, args.symbols),
+            data_dir=args.data_dir,
         )
     except (TelemetryError, ValueError) as exc:
         print(f"trader-telemetry demo: {exc}")
@@ -339,6 +340,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
     parser.add_argument(
         "--symbols", type=int, default=3, help="symbols to trade; more symbols, more series"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="also write events.jsonl and metrics.json here (e.g. var/data/trader/demo)",
     )
     parser.add_argument(
         "--summary",

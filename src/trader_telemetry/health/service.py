@@ -49,6 +49,8 @@ class HealthService:
         self._last_status: dict[str, HealthStatus] = {}
         #: How many times the checks actually ran (tests and the curious).
         self.runs = 0
+        #: Called with (check, before, after, message) when a check's status changes.
+        self.on_change: Callable[[str, HealthStatus | None, HealthStatus, str], None] | None = None
 
     def report(self) -> tuple[HealthReport, float]:
         """The current report and its age in seconds (fresh, cached, or shared with a run that
@@ -109,6 +111,8 @@ class HealthService:
             if before is result.status:
                 continue
             self._last_status[result.name] = result.status
+            if self.on_change is not None:
+                self.on_change(result.name, before, result.status, result.message)
             if before is None and result.status is HealthStatus.HEALTHY:
                 continue  # a check starting out healthy is not news
             worse = before is None or result.status.severity > before.severity

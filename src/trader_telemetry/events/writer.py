@@ -1,0 +1,198 @@
+"""``events.jsonl``: one JSON object per line, appended from a background thread.
+
+The bot's call (:meth:`EventLog.emit`) only appends a tuple to an in-memory queue; formatting
+and I/O happen on the writer thread. A full queue drops the newest event and counts it; an I/O
+error (read-only directory, disk full) is logged once, counted, and the batch is retried on the
+next round. Each batch is written with one ``write`` of whole lines, so a line is complete or
+absent (a process killed mid-write can leave only the last line torn; readers skip it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EventLog"]
+
+logger = logging.getLogger("trader_telemetry.events")
+
+_Item = tuple[float, str, dict[str, Any]]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers become null (nested values too)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class EventLog:
+    """Appends events to ``directory/events.jsonl`` (or ``events-YYYY-MM-DD.jsonl`` per UTC day).
+
+    Args:
+        directory: Where the file lives (created when missing).
+        wall_time: Seconds since the epoch (the injectable clock's ``time``).
+        on_drop: Called with a reason and a count for events that were lost.
+        on_error: Called with a reason for I/O errors (counted by the caller).
+        queue_size: Events waiting to be written before new ones are dropped.
+        rotate_daily: One file per UTC day instead of one file.
+        max_bytes: Past this size the file moves to ``.1`` (one old file kept) and a new one
+            starts; None for no cap.
+        interval: Seconds between writer rounds.
+
+    Example:
+        >>> import tempfile, time
+        >>> log = EventLog(tempfile.mkdtemp(), wall_time=time.time)
+        >>> log.emit("guard_triggered", {"guard": "daily_loss"})
+        >>> log.close()
+        >>> '"event_type":"guard_triggered"' in log.path().read_text()
+        True
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        wall_time: Callable[[], float],
+        on_drop: Callable[[str, int], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        queue_size: int = 10_000,
+        rotate_daily: bool = False,
+        max_bytes: int | None = None,
+        interval: float = 0.2,
+    ) -> None:
+        self.directory = Path(directory)
+        self._wall_time = wall_time
+        self._on_drop = on_drop or (lambda reason, count: None)
+        self._on_error = on_error or (lambda reason: None)
+        self._capacity = queue_size
+        self._rotate_daily = rotate_daily
+        self._max_bytes = max_bytes
+        self._interval = interval
+        self._queue: deque[_Item] = deque()
+        self._retry: list[bytes] = []  # encoded lines a failed write still owes the file
+        self._failing = False
+        self._stop = threading.Event()
+        self._drain_lock = threading.Lock()  # the writer thread and flush() take turns
+        self._closed = False
+        self.written = 0
+        self._thread = threading.Thread(
+            target=self._run, name="trader-telemetry-events", daemon=True
+        )
+        self._thread.start()
+
+    # ---------------------------------------------------------------- the bot's side
+    def emit(self, event_type: str, fields: dict[str, Any]) -> None:
+        """Queue one event (O(1), no I/O, never raises into the bot)."""
+        queue = self._queue
+        if len(queue) >= self._capacity or self._closed:
+            self._on_drop("closed" if self._closed else "queue_full", 1)
+            return
+        queue.append((self._wall_time(), event_type, fields))
+
+    # ---------------------------------------------------------------- the writer's side
+    def path(self, when: float | None = None) -> Path:
+        """The file an event at ``when`` (epoch seconds; now by default) goes to."""
+        if not self._rotate_daily:
+            return self.directory / "events.jsonl"
+        day = datetime.fromtimestamp(self._wall_time() if when is None else when, UTC).date()
+        return self.directory / f"events-{day.isoformat()}.jsonl"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._drain()
+        self._drain()
+
+    def flush(self) -> bool:
+        """Write what is queued now (from any thread); True when nothing is left to write."""
+        self._drain()
+        return not self._queue and not self._retry
+
+    def _drain(self) -> None:
+        with self._drain_lock:
+            batches: dict[Path, list[bytes]] = {}
+            if self._retry:
+                batches.setdefault(self.path(), []).extend(self._retry)
+                self._retry = []
+            queue = self._queue
+            for _ in range(len(queue)):
+                when, event_type, fields = queue.popleft()
+                batches.setdefault(self.path(when), []).append(
+                    self._encode(when, event_type, fields)
+                )
+            for path, lines in batches.items():
+                self._write(path, lines)
+
+    @staticmethod
+    def _encode(when: float, event_type: str, fields: dict[str, Any]) -> bytes:
+        stamp = (
+            datetime.fromtimestamp(when, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        record = {"timestamp": stamp, "event_type": event_type, **fields}
+        try:
+            text = json.dumps(record, separators=(",", ":"), allow_nan=False, default=str)
+        except ValueError:
+            text = json.dumps(_finite(record), separators=(",", ":"), default=str)
+        return text.encode() + b"\n"
+
+    def _write(self, path: Path, lines: list[bytes]) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._rotate_if_full(path)
+            with path.open("ab") as stream:
+                stream.write(b"".join(lines))  # whole lines in one write: complete or absent
+                stream.flush()
+        except OSError as exc:
+            kept = self._retry_within_capacity(lines)
+            if not self._failing:
+                logger.warning(
+                    "trader_telemetry cannot write %s (%s); events are kept in memory and "
+                    "retried (the bot is unaffected)",
+                    path,
+                    exc.strerror or exc,
+                )
+            self._failing = True
+            self._on_error("events_io")
+            if kept < len(lines):
+                self._on_drop("io_error", len(lines) - kept)
+            return
+        if self._failing:
+            logger.info("trader_telemetry writes %s again", path)
+            self._failing = False
+        self.written += len(lines)
+
+    def _retry_within_capacity(self, lines: list[bytes]) -> int:
+        room = max(0, self._capacity - len(self._retry))
+        self._retry.extend(lines[:room])
+        return min(room, len(lines))
+
+    def _rotate_if_full(self, path: Path) -> None:
+        if self._max_bytes is None:
+            return
+        try:
+            if path.stat().st_size >= self._max_bytes:
+                path.replace(path.with_name(path.name + ".1"))
+        except FileNotFoundError:
+            pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Write what is queued and stop the writer (idempotent, bounded)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._thread.join(timeout)
