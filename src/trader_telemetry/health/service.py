@@ -113,8 +113,8 @@ class HealthService:
             self._last_status[result.name] = result.status
             if self.on_change is not None:
                 self.on_change(result.name, before, result.status, result.message)
-            if before is None and result.status is HealthStatus.HEALTHY:
-                continue  # a check starting out healthy is not news
+            if before is None and result.status in (HealthStatus.HEALTHY, HealthStatus.UNKNOWN):
+                continue  # a check starting out healthy, or without data yet, is not news
             worse = before is None or result.status.severity > before.severity
             logger.log(
                 logging.WARNING if worse else logging.INFO,
