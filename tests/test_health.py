@@ -321,7 +321,7 @@ def test_health_status_gauge_and_state_changes_logged_once(
 # ------------------------------------------------------------------ /health over HTTP
 def fetch(url: str) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=15) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         with error:

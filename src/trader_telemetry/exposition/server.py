@@ -46,6 +46,9 @@ class MetricsSource(Protocol):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # a second bot on the same port must fail, not share it
+    # socketserver's default backlog is 5: a burst of probes (or a busy bot that accepts late)
+    # would see refused connections.
+    request_queue_size = 128
     source: MetricsSource
 
     def handle_error(self, request: Any, client_address: Any) -> None:
