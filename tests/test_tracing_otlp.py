@@ -149,8 +149,10 @@ def test_a_failing_collector_never_slows_or_breaks_the_loop(fault: str) -> None:
     telemetry = traced(endpoint, "http/protobuf", tt.SystemClock(), slow_cycle_seconds=1e-9)
     try:
         elapsed = loop_seconds(telemetry)
-        # 50 cycles; the benchmark's bound is 50 µs a cycle: allow 1 ms a cycle for CI noise.
-        assert elapsed - baseline < 50 * 0.001, (elapsed, baseline)
+        # A blocking export would cost about a second per cycle (a dead endpoint's retries, a
+        # 5 s sleep); the tracing cost itself is measured by benchmarks/tracing.py. 10 ms a cycle
+        # leaves room for a loaded CI machine and still fails on any blocking.
+        assert elapsed - baseline < 50 * 0.010, (elapsed, baseline)
     finally:
         started = time.monotonic()
         telemetry.shutdown(timeout=2.0)

@@ -1,0 +1,514 @@
+"""Tolerant readers of ``events.jsonl`` and ``metrics.json`` (DESIGN §7).
+
+Shared by the daily report and the file exporter. Our own format is read first and fast; lines
+the legacy GPT-Trader bot wrote (``type``/``time`` keys, ``{"data": {...}}`` wrappers, numbers as
+strings, SQLite-style or epoch timestamps) are normalised into the same :class:`Event`. Nothing
+here raises on a bad line: corrupt, truncated and undated lines are skipped, counted in
+:class:`ReadStats`, and each kind of problem is described once in ``ReadStats.warnings``.
+
+Parsing uses ``orjson`` when it is importable and the standard ``json`` module otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+__all__ = [
+    "JSON_BACKEND",
+    "NUMERIC_FIELDS",
+    "Event",
+    "ReadStats",
+    "load_metrics_snapshot",
+    "read_events",
+]
+
+
+def _pick_loads() -> tuple[Callable[[bytes], Any], str]:
+    try:
+        module = importlib.import_module("orjson")
+    except ImportError:
+        return json.loads, "json"
+    return cast("Callable[[bytes], Any]", module.loads), "orjson"
+
+
+_loads, JSON_BACKEND = _pick_loads()
+"""``"orjson"`` when orjson parses the lines, ``"json"`` when the standard library does."""
+
+NUMERIC_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "quantity",
+        "price",
+        "fee",
+        "pnl",
+        "realized_pnl",
+        "unrealized_pnl",
+        "funding_pnl",
+        "total_pnl",
+        "equity",
+        "amount",
+        "mark_price",
+        "entry_price",
+        "loss",
+        "limit",
+        "duration_seconds",
+        "exposure_usd",
+    }
+)
+"""Fields whose string values (as the legacy bot wrote numbers) are read as floats."""
+
+# Keys that may sit beside a ``{"data": {...}}`` wrapper without being payload.
+_ENVELOPE: Final[frozenset[str]] = frozenset(
+    {"timestamp", "time", "event_type", "type", "bot_id", "id", "data"}
+)
+_MILLIS_ABOVE: Final = 1e11  # epoch numbers above this are milliseconds (1e11 s is year 5138)
+_MISSING: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event line.
+
+    Attributes:
+        timestamp: When it happened, timezone-aware UTC.
+        event_type: ``fill``, ``cycle``, ... (a legacy ``type`` or ``event_type`` as written).
+        fields: Everything else on the line, without the type and timestamp keys.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> event = Event(datetime(2026, 11, 25, 12, tzinfo=UTC), "fill", {"price": 101.5})
+        >>> event.event_type, event.fields["price"]
+        ('fill', 101.5)
+    """
+
+    timestamp: datetime
+    event_type: str
+    fields: dict[str, Any]
+
+
+_EVENT_SLOTS: Final[dict[str, Callable[[Event, Any], None]]] = {
+    name: Event.__dict__[name].__set__ for name in ("timestamp", "event_type", "fields")
+}
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What :func:`read_events` saw, for the caller to report.
+
+    Every line read lands in exactly one of ``events``, ``blank``, ``corrupt``,
+    ``truncated_last_line``, ``missing_timestamp``, ``bad_timestamp``, ``missing_type`` or
+    ``out_of_window``; ``naive_timestamps`` counts events (in or out of the window) whose
+    timestamp had no offset and was read as UTC. One instance may be passed to several reads
+    (rotated files): the counts add up and each kind of problem is still described once.
+
+    Attributes:
+        lines: Lines read.
+        events: Events yielded.
+        blank: Empty or whitespace-only lines.
+        corrupt: Lines that are not JSON or not a JSON object.
+        truncated_last_line: The last line had no newline and did not parse (a torn write).
+        missing_timestamp: Objects without ``timestamp``/``time``.
+        bad_timestamp: Timestamps that could not be read.
+        missing_type: Objects without ``event_type``/``type``.
+        naive_timestamps: Timestamps without an offset, read as UTC.
+        out_of_window: Events outside ``[start, end)``.
+        warnings: One sentence per kind of problem met, in the order first met (added when
+            its count leaves 0, so a reused instance does not repeat it).
+
+    Example:
+        >>> stats = ReadStats()
+        >>> stats.lines, stats.warnings
+        (0, [])
+    """
+
+    lines: int = 0
+    events: int = 0
+    blank: int = 0
+    corrupt: int = 0
+    truncated_last_line: bool = False
+    missing_timestamp: int = 0
+    bad_timestamp: int = 0
+    missing_type: int = 0
+    naive_timestamps: int = 0
+    out_of_window: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_events(
+    path: str | os.PathLike[str],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[Event]:
+    """Stream the events of one ``events.jsonl`` file, skipping what cannot be read.
+
+    The file is read line by line in binary, never whole. Our own lines
+    (``{"timestamp": "...Z", "event_type": "fill", ...}``) take the fast path; legacy
+    GPT-Trader lines are normalised: ``type`` for ``event_type`` (``{"type": "metric",
+    "event_type": "x"}`` is ``x``), ``time`` for ``timestamp``, ``{"data": {...}}`` unwrapped
+    when it is the only payload key (the type and timestamp may be inside or beside it), string
+    numbers in :data:`NUMERIC_FIELDS` read as floats. Timestamps may be ISO 8601 with ``Z`` or
+    an offset, ``"YYYY-MM-DD HH:MM:SS"``, or epoch seconds or milliseconds (above 1e11);
+    naive ones are read as UTC and counted.
+
+    Args:
+        path: The ``events.jsonl`` file.
+        start: Keep events at or after this instant (a naive value is taken as UTC).
+        end: Keep events before this instant (a naive value is taken as UTC).
+        stats: Filled in while iterating (complete once the iterator is exhausted).
+
+    Returns:
+        An iterator of :class:`Event`, in file order.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (raised by this call, before iterating).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> stats = ReadStats()
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pathlib.Path(tmp, "events.jsonl")
+        ...     _ = path.write_text(
+        ...         '{"timestamp": "2026-11-25T12:00:00.123Z", "event_type": "fill", "fee": 0.1}\\n'
+        ...         '{"type": "trade", "time": "2026-11-25 12:00:01", "price": "101.5"}\\n'
+        ...         "not json\\n"
+        ...     )
+        ...     events = list(read_events(path, stats=stats))
+        >>> [(e.event_type, e.fields) for e in events]
+        [('fill', {'fee': 0.1}), ('trade', {'price': 101.5})]
+        >>> events[1].timestamp.isoformat()
+        '2026-11-25T12:00:01+00:00'
+        >>> stats.corrupt, stats.naive_timestamps
+        (1, 1)
+    """
+    name = os.fspath(path)
+    os.stat(name)  # a missing file fails here, not at the first next()
+    return _read(name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _read(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line path stays lean
+    name: str, start: datetime | None, end: datetime | None, stats: ReadStats
+) -> Iterator[Event]:
+    label = os.path.basename(name)
+    loads = _loads
+    fromiso = datetime.fromisoformat
+    numeric = NUMERIC_FIELDS
+    utc = UTC
+    # Event(...) goes through the frozen dataclass's object.__setattr__ calls (~0.4 us);
+    # the slots' own descriptors set the same three attributes in half the time.
+    new_event = object.__new__
+    set_timestamp = _EVENT_SLOTS["timestamp"]
+    set_event_type = _EVENT_SLOTS["event_type"]
+    set_fields = _EVENT_SLOTS["fields"]
+    last_text: object = None  # the last timestamp string and its parse, reused when repeated
+    last_moment = datetime.min.replace(tzinfo=UTC)
+    last_naive = False
+    with open(name, "rb") as lines:
+        number = 0
+        for raw in lines:
+            number += 1
+            stats.lines += 1
+            try:
+                obj = loads(raw)
+            except (ValueError, RecursionError):
+                _unparsed(stats, raw, number, label)
+                continue
+            if obj.__class__ is not dict:
+                stats.corrupt += 1
+                if stats.corrupt == 1:
+                    stats.warnings.append(
+                        f"corrupt lines skipped (first at line {number} of {label})"
+                    )
+                continue
+            stamp = obj.pop("timestamp", _MISSING)
+            kind = obj.pop("event_type", _MISSING)
+            if (
+                kind.__class__ is not str
+                or not kind
+                or stamp.__class__ is not str
+                or "type" in obj
+                or "data" in obj
+            ):
+                # Not plainly our own format: put the keys back and normalise the legacy shapes.
+                if stamp is not _MISSING:
+                    obj["timestamp"] = stamp
+                if kind is not _MISSING:
+                    obj["event_type"] = kind
+                stamp, kind, obj = _legacy(obj)
+                if stamp is None:
+                    stats.missing_timestamp += 1
+                    if stats.missing_timestamp == 1:
+                        stats.warnings.append(
+                            f"lines without a timestamp skipped (first at line {number} of {label})"
+                        )
+                    continue
+                if kind is None:
+                    stats.missing_type += 1
+                    if stats.missing_type == 1:
+                        stats.warnings.append(
+                            "lines without an event type skipped "
+                            f"(first at line {number} of {label})"
+                        )
+                    continue
+            moment: datetime | None
+            if stamp == last_text:
+                moment, naive = last_moment, last_naive
+            else:
+                naive = False
+                if stamp.__class__ is str:
+                    try:
+                        moment = fromiso(stamp)
+                    except ValueError:
+                        moment = _parse_text(stamp)
+                else:
+                    moment = _parse_epoch(stamp)
+                if moment is None:
+                    stats.bad_timestamp += 1
+                    if stats.bad_timestamp == 1:
+                        stats.warnings.append(
+                            f"lines with an unreadable timestamp skipped "
+                            f"(first at line {number} of {label}: {stamp!r:.60})"
+                        )
+                    continue
+                if moment.tzinfo is not utc:
+                    if moment.tzinfo is None:
+                        moment = moment.replace(tzinfo=utc)
+                        naive = True
+                    else:
+                        moment = moment.astimezone(utc)
+                # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
+                last_text = stamp if stamp.__class__ is str else None
+                last_moment, last_naive = moment, naive
+            if naive:
+                stats.naive_timestamps += 1
+                if stats.naive_timestamps == 1:
+                    stats.warnings.append(
+                        f"naive timestamps read as UTC (first at line {number} of {label})"
+                    )
+            if (start is not None and moment < start) or (end is not None and moment >= end):
+                stats.out_of_window += 1
+                continue
+            for key, value in obj.items():
+                if value.__class__ is str and key in numeric:
+                    obj[key] = _number(value)  # replacing a value while iterating is allowed
+            stats.events += 1
+            event = new_event(Event)
+            set_timestamp(event, moment)
+            set_event_type(event, kind)
+            set_fields(event, obj)
+            yield event
+
+
+def _unparsed(stats: ReadStats, raw: bytes, number: int, label: str) -> None:
+    """Account for a line the JSON parser refused."""
+    if not raw.strip():
+        stats.blank += 1
+    elif not raw.endswith(b"\n"):  # only the last line can lack its newline
+        if not stats.truncated_last_line:
+            stats.truncated_last_line = True
+            stats.warnings.append(
+                f"last line truncated (no newline, not JSON) and skipped (line {number} of {label})"
+            )
+    else:
+        stats.corrupt += 1
+        if stats.corrupt == 1:
+            stats.warnings.append(f"corrupt lines skipped (first at line {number} of {label})")
+
+
+def _legacy(obj: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any]]:
+    """(raw timestamp or None, event type or None, fields) of a line not in our plain shape."""
+    data = obj.get("data")
+    if data.__class__ is dict and _ENVELOPE.issuperset(obj):
+        del obj["data"]
+        obj.update(data)  # the payload's own keys win over the envelope's
+    stamp = obj.pop("timestamp", None)
+    if stamp is None:
+        stamp = obj.pop("time", None)
+    kind = obj.pop("event_type", None)
+    if isinstance(kind, str) and kind:
+        if obj.get("type") == "metric":  # GPT-Trader's category; the real type is event_type
+            del obj["type"]
+    else:
+        kind = obj.pop("type", None)
+        if not (isinstance(kind, str) and kind):
+            kind = None
+    return stamp, kind, obj
+
+
+def _parse_text(text: str) -> datetime | None:
+    """A timestamp string ``fromisoformat`` refused: ``z``, `` UTC``, epoch digits."""
+    cleaned = text.strip()
+    if cleaned[-4:].upper() == " UTC":
+        cleaned = cleaned[:-4] + "+00:00"
+    elif cleaned[-1:] in {"z", "Z"}:
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(cleaned)
+    except ValueError:
+        pass
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        return None
+    return _parse_epoch(seconds)
+
+
+def _parse_epoch(value: object) -> datetime | None:
+    """Epoch seconds, or milliseconds when above 1e11; None for anything else."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        return None
+    if abs(seconds) > _MILLIS_ABOVE:
+        seconds /= 1000.0
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _number(value: object) -> object:
+    """``value`` as a float when it is a string holding a finite number, else unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _float(value: object) -> float | None:
+    """A finite number from a number or a numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = _number(value)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+_PNL_KEYS: Final = (
+    ("total", "total_pnl"),
+    ("realized", "realized_pnl"),
+    ("unrealized", "unrealized_pnl"),
+    ("funding", "funding_pnl"),
+)
+
+
+def load_metrics_snapshot(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Read a ``metrics.json`` and normalise the legacy shapes into ours.
+
+    Our ``/metrics.json`` document passes through unchanged in substance. From GPT-Trader's
+    files: top-level ``equity`` and ``account.equity`` fill ``account_snapshot.equity`` when it
+    is absent; a ``pnl`` block (``total``, ``realized``, ``unrealized``, ``funding``) fills
+    ``account_snapshot``'s ``total_pnl``, ``realized_pnl``, ``unrealized_pnl`` and
+    ``funding_pnl`` when absent; ``positions`` as a list of ``{symbol, quantity, mark_price,
+    ...}`` or as a dict keyed by symbol both become a dict keyed by symbol, each entry with its
+    ``symbol`` and ``exposure_usd`` (quantity * mark_price, negative for a positive quantity
+    with side short/sell, when absent). Numeric strings in :data:`NUMERIC_FIELDS` become floats.
+    Symbols are kept exactly as written. Other keys are kept as they are.
+
+    Args:
+        path: The ``metrics.json`` file.
+
+    Returns:
+        The normalised document, or None when the file is missing, unreadable, not JSON or not
+        a JSON object (the caller reports it; nothing is raised).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pathlib.Path(tmp, "metrics.json")
+        ...     _ = path.write_text(
+        ...         '{"equity": 1000.0, "positions": '
+        ...         '[{"symbol": "BTC-PERP", "quantity": "0.5", "mark_price": "100"}]}'
+        ...     )
+        ...     snapshot = load_metrics_snapshot(path)
+        >>> snapshot["account_snapshot"]["equity"]
+        1000.0
+        >>> snapshot["positions"]["BTC-PERP"]["exposure_usd"]
+        50.0
+        >>> load_metrics_snapshot(pathlib.Path(tmp, "missing.json")) is None
+        True
+    """
+    try:
+        with open(path, "rb") as file:
+            document = _loads(file.read())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    snapshot: dict[str, Any] = dict(document)
+    snapshot["account_snapshot"] = _account(snapshot)
+    snapshot["positions"] = _positions(snapshot.get("positions"))
+    return snapshot
+
+
+def _account(snapshot: dict[str, Any]) -> dict[str, Any]:
+    found = snapshot.get("account_snapshot")
+    account: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
+    for key in NUMERIC_FIELDS.intersection(account):
+        account[key] = _number(account[key])
+    if account.get("equity") is None:
+        legacy = snapshot.get("account")
+        candidates = (legacy.get("equity") if isinstance(legacy, dict) else None,)
+        for value in (*candidates, snapshot.get("equity")):
+            equity = _float(value)
+            if equity is not None:
+                account["equity"] = equity
+                break
+    pnl = snapshot.get("pnl")
+    if isinstance(pnl, dict):
+        for legacy_key, key in _PNL_KEYS:
+            if account.get(key) is None:
+                amount = _float(pnl.get(legacy_key))
+                if amount is not None:
+                    account[key] = amount
+    return account
+
+
+def _positions(found: object) -> dict[str, dict[str, Any]]:
+    entries: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(found, list):
+        entries = [
+            (item["symbol"], dict(item))
+            for item in found
+            if isinstance(item, dict) and isinstance(item.get("symbol"), str)
+        ]
+    elif isinstance(found, dict):
+        for symbol, item in found.items():
+            if isinstance(item, dict):
+                entries.append((symbol, dict(item)))
+            elif _float(item) is not None:  # {symbol: exposure} in the simplest exporters
+                entries.append((symbol, {"exposure_usd": _float(item)}))
+    positions: dict[str, dict[str, Any]] = {}
+    for symbol, position in entries:
+        for key in NUMERIC_FIELDS.intersection(position):
+            position[key] = _number(position[key])
+        position.setdefault("symbol", symbol)
+        if position.get("exposure_usd") is None:
+            quantity = _float(position.get("quantity"))
+            mark = _float(position.get("mark_price"))
+            if quantity is not None and mark is not None:
+                side = position.get("side")
+                if isinstance(side, str) and side.lower() in {"short", "sell"}:
+                    quantity = -abs(quantity)
+                position["exposure_usd"] = quantity * mark
+        positions[symbol] = position
+    return positions
