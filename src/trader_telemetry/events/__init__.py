@@ -4,6 +4,15 @@ now), written from background threads so the bot never waits on a disk."""
 from __future__ import annotations
 
 from .metrics_file import MetricsFile, write_atomically
+from .reader import Event, ReadStats, load_metrics_snapshot, read_events
 from .writer import EventLog
 
-__all__ = ["EventLog", "MetricsFile", "write_atomically"]
+__all__ = [
+    "Event",
+    "EventLog",
+    "MetricsFile",
+    "ReadStats",
+    "load_metrics_snapshot",
+    "read_events",
+    "write_atomically",
+]
