@@ -612,3 +612,25 @@ def test_unreadable_metrics_file_is_none(tmp_path: Path, content: bytes) -> None
 def test_missing_metrics_file_is_none(tmp_path: Path) -> None:
     assert load_metrics_snapshot(tmp_path / "metrics.json") is None
     assert load_metrics_snapshot(str(tmp_path)) is None  # a directory
+
+
+def test_the_standard_json_fallback_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from trader_telemetry.events import reader
+
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"timestamp":"2026-11-25T12:00:00Z","event_type":"fill","price":"97000.5"}\n'
+        "not json\n"
+        '{"time":"2026-11-25 12:00:01","type":"trade","quantity":"0.1"}\n'
+    )
+    with_backend = [(e.event_type, e.fields) for e in reader.read_events(path)]
+    monkeypatch.setattr(reader, "_loads", json.loads)
+    stats = reader.ReadStats()
+    fallback = [(e.event_type, e.fields) for e in reader.read_events(path, stats=stats)]
+    assert fallback == with_backend
+    assert fallback[0] == ("fill", {"price": 97000.5})
+    assert stats.corrupt == 1
