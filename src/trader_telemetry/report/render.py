@@ -1,0 +1,251 @@
+"""Render a daily report (the dict from :func:`~.compute.compute_daily_report`) as a document.
+
+Three forms: aligned plain text with an equity sparkline, JSON, and Markdown tables. Missing
+figures (null in the JSON) show as ``-``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+__all__ = ["render_json", "render_markdown", "render_text", "sparkline"]
+
+BLOCKS: Final = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH: Final = 60
+
+
+def _money(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.2f}"
+    return "-"
+
+
+def _pct(value: object, *, ratio: bool = False) -> str:
+    """A percentage; ``ratio`` when the value is a 0..1 fraction."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value * 100 if ratio else value:.2f}%"
+    return "-"
+
+
+def _plain(value: object, digits: int = 3) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
+    """``values`` as one line of block characters, resampled to at most ``width`` of them.
+
+    Args:
+        values: The series (e.g. equities), oldest first.
+        width: Most characters to draw.
+
+    Returns:
+        The sparkline; empty for an empty series, mid-height blocks for a flat one.
+
+    Example:
+        >>> sparkline([1.0, 2.0, 3.0, 2.0])
+        '▁▅█▅'
+    """
+    if not values:
+        return ""
+    if len(values) > width:
+        step = (len(values) - 1) / (width - 1)
+        values = [values[round(i * step)] for i in range(width)]
+    low, high = min(values), max(values)
+    if high == low:
+        return BLOCKS[len(BLOCKS) // 2 - 1] * len(values)
+    scale = (len(BLOCKS) - 1) / (high - low)
+    return "".join(BLOCKS[round((v - low) * scale)] for v in values)
+
+
+def render_json(report: dict[str, Any]) -> str:
+    """The report as JSON, indented by 2, keys in the report's order.
+
+    Args:
+        report: The computed report.
+
+    Returns:
+        The JSON document, with a trailing newline.
+    """
+    return json.dumps(report, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def _rows(pairs: list[tuple[str, str]]) -> list[str]:
+    """``label  value`` lines, labels padded and values right-aligned."""
+    if not pairs:
+        return []
+    label_width = max(len(label) for label, _ in pairs)
+    value_width = max(len(value) for _, value in pairs)
+    return [f"  {label:<{label_width}}  {value:>{value_width}}" for label, value in pairs]
+
+
+def _curve_values(report: dict[str, Any]) -> list[float]:
+    return [float(point[1]) for point in report.get("equity_curve", [])]
+
+
+def _summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """The figures shared by the text and Markdown forms, per section."""
+    account, pnl = report["account"], report["pnl"]
+    perf, trades = report["performance"], report["trades"]
+    ops = report["operations"]
+    seconds = ops["cycle_seconds"]
+    daily = report["risk"]["daily_loss_max"]
+    return {
+        "Account": [
+            ("Equity start", _money(account["equity_start"])),
+            ("Equity end", _money(account["equity_end"])),
+            ("Change", _money(account["equity_change"])),
+            ("Change %", _pct(account["equity_change_pct"])),
+        ],
+        "PnL": [
+            ("Realized", _money(pnl["realized"])),
+            ("Fees", _money(pnl["fees"])),
+            ("Funding", _money(pnl["funding"])),
+            ("Unrealized", _money(pnl["unrealized"])),
+            ("Total", _money(pnl["total"])),
+        ],
+        "Performance": [
+            ("Win rate", _pct(perf["win_rate"], ratio=True)),
+            ("Profit factor", _plain(perf["profit_factor"], 2)),
+            ("Max drawdown", _money(perf["max_drawdown"])),
+            ("Max drawdown %", _pct(perf["max_drawdown_pct"])),
+            ("Sharpe (per step)", _plain(perf["sharpe"])),
+            ("Sortino (per step)", _plain(perf["sortino"])),
+        ],
+        "Trades": [
+            ("Fills", str(trades["total"])),
+            ("Closing", str(trades["closing"])),
+            ("Winning", str(trades["winning"])),
+            ("Losing", str(trades["losing"])),
+            ("Avg win", _money(trades["avg_win"])),
+            ("Avg loss", _money(trades["avg_loss"])),
+            ("Largest win", _money(trades["largest_win"])),
+            ("Largest loss", _money(trades["largest_loss"])),
+        ],
+        "Risk": [
+            *[(f"Guard {name}", str(n)) for name, n in report["risk"]["guard_triggers"].items()],
+            ("Circuit breaker trips", str(len(report["risk"]["circuit_breaker_trips"]))),
+            (
+                "Max daily loss / limit",
+                f"{_money(daily['loss'])} / {_money(daily['limit'])}" if daily else "-",
+            ),
+        ],
+        "Operations": [
+            ("Cycles", str(ops["cycles"])),
+            ("Errors", str(ops["errors"])),
+            *[(f"Errors {kind}", str(n)) for kind, n in ops["errors_by_type"].items()],
+            ("Cycle p50 (s)", _plain(seconds["p50"])),
+            ("Cycle p95 (s)", _plain(seconds["p95"])),
+            ("Cycle p99 (s)", _plain(seconds["p99"])),
+            ("Cycle max (s)", _plain(seconds["max"])),
+            ("Stale marks", str(ops["stale_marks"])),
+            ("WS reconnects", str(ops["ws_reconnects"])),
+            ("Rejections", str(ops["rejections"])),
+        ],
+    }
+
+
+def _header(report: dict[str, Any]) -> tuple[str, str]:
+    window = report["window"]
+    title = f"Daily report {report['date']} (profile {report['profile']})"
+    return title, f"window {window['start']} to {window['end']}, generated {report['generated_at']}"
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The report as aligned plain text with an equity sparkline.
+
+    Args:
+        report: The computed report.
+
+    Returns:
+        The text document, with a trailing newline.
+    """
+    title, subtitle = _header(report)
+    lines = [title, "=" * len(title), subtitle, ""]
+    if report.get("no_data"):
+        lines += [f"No data: {report.get('message', '')}", ""]
+    for warning in report["sources"]["warnings"]:
+        lines.append(f"warning: {warning}")
+    if report["sources"]["warnings"]:
+        lines.append("")
+    for section, pairs in _summary_pairs(report).items():
+        lines += [section, *_rows(pairs), ""]
+    symbols = report["symbols"]
+    if symbols:
+        table = [("Symbol", "Fills", "Realized", "Fees", "Win rate")] + [
+            (
+                s["symbol"],
+                str(s["fills"]),
+                _money(s["realized_pnl"]),
+                _money(s["fees"]),
+                _pct(s["win_rate"], ratio=True),
+            )
+            for s in symbols
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(5)]
+        lines.append("Symbols")
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [
+                c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+            ]
+            lines.append("  " + "  ".join(cells))
+        lines.append("")
+    values = _curve_values(report)
+    if values:
+        lines += [
+            "Equity",
+            f"  {sparkline(values)}",
+            f"  min {_money(min(values))}  max {_money(max(values))}  points {len(values)}",
+            "",
+        ]
+    lines.append(f"Total PnL: {report['pnl']['definition']}.")
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: a heading, then one two-column table per section.
+
+    Args:
+        report: The computed report.
+
+    Returns:
+        The Markdown document, with a trailing newline.
+    """
+    title, subtitle = _header(report)
+    lines = [f"# {title}", "", subtitle, ""]
+    if report.get("no_data"):
+        lines += [f"**No data:** {_md_escape(str(report.get('message', '')))}", ""]
+    for warning in report["sources"]["warnings"]:
+        lines.append(f"- warning: {_md_escape(warning)}")
+    if report["sources"]["warnings"]:
+        lines.append("")
+    for section, pairs in _summary_pairs(report).items():
+        lines += [f"## {section}", "", "| Figure | Value |", "| --- | ---: |"]
+        lines += [f"| {_md_escape(label)} | {_md_escape(value)} |" for label, value in pairs]
+        lines.append("")
+    if report["symbols"]:
+        lines += [
+            "## Symbols",
+            "",
+            "| Symbol | Fills | Realized | Fees | Win rate |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| {_md_escape(s['symbol'])} | {s['fills']} | {_money(s['realized_pnl'])} "
+            f"| {_money(s['fees'])} | {_pct(s['win_rate'], ratio=True)} |"
+            for s in report["symbols"]
+        ]
+        lines.append("")
+    values = _curve_values(report)
+    if values:
+        lines += ["## Equity", "", f"`{sparkline(values)}`", ""]
+    lines.append(f"_Total PnL: {_md_escape(report['pnl']['definition'])}._")
+    return "\n".join(lines) + "\n"

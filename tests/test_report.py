@@ -1,0 +1,416 @@
+"""The daily report: figures computed by hand from a small events file, renderers and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trader_telemetry.cli import report as report_cli
+from trader_telemetry.report import (
+    compute_daily_report,
+    render_json,
+    render_markdown,
+    render_text,
+)
+from trader_telemetry.report.render import sparkline
+
+DAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+
+
+def _line(stamp: str, kind: str, **fields: Any) -> str:
+    """One line as our writer writes it."""
+    return json.dumps({"timestamp": stamp, "event_type": kind, **fields}, separators=(",", ":"))
+
+
+def _fill(stamp: str, symbol: str, side: str, realized: float) -> str:
+    return _line(
+        stamp,
+        "fill",
+        symbol=symbol,
+        side=side,
+        quantity=0.1,
+        price=100.0,
+        fee=1.0,
+        realized_pnl=realized,
+    )
+
+
+def _account(stamp: str, equity: float, funding: float, unrealized: float) -> str:
+    return _line(
+        stamp,
+        "account",
+        equity=equity,
+        realized_pnl=0.0,
+        unrealized_pnl=unrealized,
+        funding_pnl=funding,
+        total_pnl=0.0,
+    )
+
+
+def _cycle(stamp: str, number: int, seconds: float, error: str | None = None) -> str:
+    extra: dict[str, Any] = (
+        {"outcome": "error", "error_type": error} if error else {"outcome": "ok"}
+    )
+    return _line(stamp, "cycle", number=number, duration_seconds=seconds, **extra)
+
+
+LINES = [
+    # Outside the window on both sides: must not count.
+    _fill("2026-11-24T23:59:59.999Z", "BTC-PERP", "sell", 1000.0),
+    _account("2026-11-24T23:59:59.999Z", 5000.0, -50.0, 0.0),
+    _account("2026-11-25T00:00:00.000Z", 1000.0, 0.0, 0.0),
+    _cycle("2026-11-25T00:00:01.000Z", 1, 0.1),
+    _fill("2026-11-25T01:00:00.000Z", "BTC-PERP", "buy", 0.0),  # opening fill
+    _cycle("2026-11-25T01:00:01.000Z", 2, 0.2),
+    _fill("2026-11-25T02:00:00.000Z", "BTC-PERP", "sell", 30.0),
+    _account("2026-11-25T02:00:01.000Z", 1050.0, -1.0, 0.0),
+    _cycle("2026-11-25T03:00:00.000Z", 3, 2.0, error="TimeoutError"),
+    _fill("2026-11-25T04:00:00.000Z", "ETH-PERP", "buy", -10.0),
+    _account("2026-11-25T04:00:01.000Z", 1020.0, -1.0, 3.0),
+    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="daily_loss", loss=30.0),
+    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="max_position"),
+    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="daily_loss"),
+    _line("2026-11-25T05:00:01.000Z", "daily_loss", loss=30.0, limit=100.0),
+    _line("2026-11-25T05:00:02.000Z", "circuit_breaker", triggered=True, reason="daily_loss"),
+    _line("2026-11-25T06:00:00.000Z", "circuit_breaker", triggered=False, reason=None),
+    _line("2026-11-25T06:00:01.000Z", "daily_loss", loss=10.0, limit=100.0),
+    _line("2026-11-25T07:00:00.000Z", "ws_reconnect", stream="marks"),
+    _line("2026-11-25T07:00:01.000Z", "stale_mark", symbol="SOL-PERP"),
+    _line("2026-11-25T07:00:02.000Z", "rejection", symbol="ETH-PERP", reason="margin"),
+    _cycle("2026-11-25T08:00:00.000Z", 4, 0.4),
+    # Legacy GPT-Trader lines: type/time keys, numbers as strings.
+    json.dumps(
+        {
+            "type": "trade",
+            "time": "2026-11-25 09:00:00",
+            "symbol": "ETH-PERP",
+            "side": "sell",
+            "quantity": "0.1",
+            "price": "3400",
+            "fee": "1",
+            "realized_pnl": "20",
+        }
+    ),
+    json.dumps({"type": "websocket_reconnect", "time": "2026-11-25T09:30:00Z"}),
+    json.dumps({"type": "stale_mark_detected", "time": 1795599000, "symbol": "BTC-PERP"}),
+    "not json at all",
+    _cycle("2026-11-25T10:00:00.000Z", 5, 0.3),
+    _account("2026-11-25T23:00:00.000Z", 1080.0, -2.0, 5.0),
+    _fill("2026-11-26T00:00:00.000Z", "ETH-PERP", "sell", -500.0),
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory holding the hand-made ``events.jsonl``."""
+    (tmp_path / "events.jsonl").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def report(data_dir: Path) -> dict[str, Any]:
+    """The report of the hand-made day."""
+    return compute_daily_report(
+        events_files=[data_dir / "events.jsonl"],
+        metrics_file=None,
+        day=DAY,
+        profile="test",
+        now=NOW,
+    )
+
+
+def test_header_window_and_sources(report: dict[str, Any], data_dir: Path) -> None:
+    assert report["date"] == "2026-11-25"
+    assert report["profile"] == "test"
+    assert report["generated_at"] == "2026-11-26T01:00:00.000Z"
+    assert report["window"]["start"] == "2026-11-25T00:00:00.000Z"
+    assert report["window"]["end"] == "2026-11-26T00:00:00.000Z"
+    sources = report["sources"]
+    assert sources["events_files"] == [str(data_dir / "events.jsonl")]
+    assert sources["out_of_window"] == 3
+    assert sources["skipped"]["corrupt"] == 1
+    assert sources["events"] == len(LINES) - 4
+    assert any("corrupt" in warning for warning in sources["warnings"])
+    assert report["no_data"] is False
+    assert "message" not in report
+
+
+def test_account_and_pnl(report: dict[str, Any]) -> None:
+    assert report["account"] == {
+        "equity_start": 1000.0,
+        "equity_end": 1080.0,
+        "equity_end_source": "events",
+        "equity_change": 80.0,
+        "equity_change_pct": 8.0,
+    }
+    pnl = report["pnl"]
+    assert pnl["realized"] == 40.0
+    assert pnl["fees"] == 4.0
+    assert pnl["funding"] == -2.0
+    assert pnl["unrealized"] == 5.0
+    assert pnl["total"] == 40.0 - 4.0 - 2.0 + 5.0
+    assert "realized - fees + funding + unrealized" in pnl["definition"]
+
+
+def test_performance(report: dict[str, Any]) -> None:
+    perf = report["performance"]
+    assert perf["win_rate"] == pytest.approx(2 / 3)
+    assert perf["profit_factor"] == 5.0
+    assert perf["max_drawdown"] == 30.0
+    assert perf["max_drawdown_pct"] == pytest.approx(30 / 1050 * 100, abs=1e-6)
+    returns = [1050 / 1000 - 1, 1020 / 1050 - 1, 1080 / 1020 - 1]
+    assert perf["sharpe"] == pytest.approx(
+        statistics.mean(returns) / statistics.stdev(returns), abs=1e-6
+    )
+    downside = (sum(min(r, 0.0) ** 2 for r in returns) / len(returns)) ** 0.5
+    assert perf["sortino"] == pytest.approx(statistics.mean(returns) / downside, abs=1e-6)
+    assert "unannualised" in perf["definitions"]["sharpe"]
+    assert "unannualised" in perf["definitions"]["sortino"]
+
+
+def test_trades_and_symbols(report: dict[str, Any]) -> None:
+    assert report["trades"] == {
+        "total": 4,
+        "closing": 3,
+        "winning": 2,
+        "losing": 1,
+        "avg_win": 25.0,
+        "avg_loss": -10.0,
+        "largest_win": 30.0,
+        "largest_loss": -10.0,
+    }
+    assert report["symbols"] == [
+        {"symbol": "BTC-PERP", "fills": 2, "realized_pnl": 30.0, "fees": 2.0, "win_rate": 1.0},
+        {"symbol": "ETH-PERP", "fills": 2, "realized_pnl": 10.0, "fees": 2.0, "win_rate": 0.5},
+    ]
+
+
+def test_risk_and_operations(report: dict[str, Any]) -> None:
+    risk = report["risk"]
+    assert risk["guard_triggers"] == {"daily_loss": 2, "max_position": 1}
+    assert risk["circuit_breaker_trips"] == [
+        {"timestamp": "2026-11-25T05:00:02.000Z", "reason": "daily_loss"}
+    ]
+    assert risk["daily_loss_max"] == {"loss": 30.0, "limit": 100.0}
+    ops = report["operations"]
+    assert ops["cycles"] == 5
+    assert ops["errors"] == 1
+    assert ops["errors_by_type"] == {"TimeoutError": 1}
+    assert ops["cycle_seconds"] == {"p50": 0.3, "p95": 2.0, "p99": 2.0, "max": 2.0}
+    assert [c["number"] for c in ops["slowest_cycles"]] == [3, 4, 5, 2, 1]
+    assert ops["slowest_cycles"][0] == {
+        "number": 3,
+        "duration_seconds": 2.0,
+        "timestamp": "2026-11-25T03:00:00.000Z",
+    }
+    assert ops["stale_marks"] == 2  # one ours, one legacy
+    assert ops["ws_reconnects"] == 2
+    assert ops["rejections"] == 1
+
+
+def test_equity_curve(report: dict[str, Any]) -> None:
+    assert report["equity_curve"] == [
+        ["2026-11-25T00:00:00.000Z", 1000.0],
+        ["2026-11-25T02:00:01.000Z", 1050.0],
+        ["2026-11-25T04:00:01.000Z", 1020.0],
+        ["2026-11-25T23:00:00.000Z", 1080.0],
+    ]
+
+
+def test_long_equity_curve_is_downsampled_and_files_interleave(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    # Even minutes in one file, odd minutes in the other: the path is ordered by time.
+    first.write_text(
+        "".join(
+            _account(f"2026-11-25T{m // 60:02d}:{m % 60:02d}:00.000Z", 1000.0 + m, 0.0, 0.0) + "\n"
+            for m in range(0, 600, 2)
+        )
+    )
+    second.write_text(
+        "".join(
+            _account(f"2026-11-25T{m // 60:02d}:{m % 60:02d}:00.000Z", 1000.0 + m, 0.0, 0.0) + "\n"
+            for m in range(1, 600, 2)
+        )
+    )
+    result = compute_daily_report(events_files=[first, second], metrics_file=None, day=DAY, now=NOW)
+    curve = result["equity_curve"]
+    assert len(curve) == 200
+    assert curve[0][1] == 1000.0
+    assert curve[-1][1] == 1599.0
+    assert [point[1] for point in curve] == sorted(point[1] for point in curve)
+    assert result["performance"]["max_drawdown"] == 0.0
+    assert result["account"]["equity_change"] == 599.0
+
+
+def test_lookback_and_legacy_funding(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        _account("2026-11-25T10:00:00.000Z", 1000.0, 0.0, 0.0)
+        + "\n"
+        + json.dumps({"type": "funding_payment", "time": "2026-11-25T20:00:00Z", "amount": "-3"})
+        + "\n"
+        + _account("2026-11-25T21:00:00.000Z", 990.0, -1.0, 0.0)
+        + "\n"
+    )
+    short = compute_daily_report(
+        events_files=[path], metrics_file=None, day=DAY, lookback_hours=6, now=NOW
+    )
+    assert short["window"]["start"] == "2026-11-25T18:00:00.000Z"
+    assert short["pnl"]["funding"] == -3.0  # one account event in the window: no change
+    full = compute_daily_report(events_files=[path], metrics_file=None, day=DAY, now=NOW)
+    assert full["pnl"]["funding"] == -4.0
+    with pytest.raises(ValueError, match="lookback_hours"):
+        compute_daily_report(
+            events_files=[path], metrics_file=None, day=DAY, lookback_hours=0, now=NOW
+        )
+
+
+def test_no_data_names_paths_and_uses_metrics_equity(tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"account_snapshot": {"equity": "1234.5"}}))
+    missing = tmp_path / "events.jsonl"
+    result = compute_daily_report(events_files=[missing], metrics_file=metrics, day=DAY, now=NOW)
+    assert result["no_data"] is True
+    assert str(missing) in result["message"]
+    assert str(metrics) in result["message"]
+    assert result["sources"]["missing"] == [str(missing)]
+    assert result["account"]["equity_end"] == 1234.5
+    assert result["account"]["equity_end_source"] == "metrics_file"
+    assert result["account"]["equity_change"] is None
+    assert result["performance"]["win_rate"] is None
+    assert result["performance"]["profit_factor"] is None
+    for render in (render_text, render_markdown, render_json):
+        assert render(result)  # every renderer copes with empty sections
+
+
+def test_profit_factor_is_null_without_losses(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(_fill("2026-11-25T10:00:00.000Z", "BTC-PERP", "sell", 5.0) + "\n")
+    result = compute_daily_report(events_files=[path], metrics_file=None, day=DAY, now=NOW)
+    assert result["performance"]["profit_factor"] is None
+    assert result["performance"]["win_rate"] == 1.0
+    assert result["performance"]["sharpe"] is None
+
+
+def test_render_text(report: dict[str, Any]) -> None:
+    text = render_text(report)
+    assert text.startswith("Daily report 2026-11-25 (profile test)\n")
+    lines = text.splitlines()
+    pnl = lines[lines.index("PnL") + 1 : lines.index("PnL") + 6]
+    assert [line.split()[-1] for line in pnl] == ["40.00", "4.00", "-2.00", "5.00", "39.00"]
+    assert len({len(line) for line in pnl}) == 1  # right-aligned figures
+    assert "66.67%" in text
+    assert sparkline([1000.0, 1050.0, 1020.0, 1080.0]) in text
+    assert "BTC-PERP" in text
+    assert "ETH-PERP" in text
+    assert "warning: corrupt lines skipped" in text
+
+
+def test_render_json_and_markdown(report: dict[str, Any]) -> None:
+    document = render_json(report)
+    assert json.loads(document) == report
+    assert document.startswith('{\n  "date": "2026-11-25"')
+    markdown = render_markdown(report)
+    assert markdown.startswith("# Daily report 2026-11-25")
+    assert "| Total | 39.00 |" in markdown
+    assert "| BTC-PERP | 2 | 30.00 | 2.00 | 100.00% |" in markdown
+    assert "## Equity" in markdown
+
+
+def test_sparkline_edges() -> None:
+    assert sparkline([]) == ""
+    assert sparkline([5.0, 5.0]) == "▄▄"
+    line = sparkline([float(i) for i in range(500)], width=60)
+    assert len(line) == 60
+    assert line[0] == "▁"
+    assert line[-1] == "█"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trader-telemetry")
+    report_cli.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def _run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+def test_cli_json_to_stdout_and_saved(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "daily", "--date", "2026-11-25", "--format", "json"]
+    code = _run([*argv, "--data-dir", str(data_dir)])
+    assert code == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["pnl"]["realized"] == 40.0
+    saved = data_dir / "reports" / "daily_report_2026-11-25.json"
+    assert saved.read_text() == captured.out
+    assert f"saved {saved}" in captured.err
+
+
+def test_cli_output_no_save_and_formats(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out" / "report.md"
+    base = ["report", "daily", "--date", "2026-11-25", "--data-dir", str(data_dir)]
+    assert _run([*base, "--format", "markdown", "--output", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Daily report")
+    assert target.read_text() == out
+    assert _run([*base, "--no-save", "--events-file", str(data_dir / "events.jsonl")]) == 0
+    assert capsys.readouterr().out.startswith("Daily report 2026-11-25 (profile default)")
+    assert not (data_dir / "reports" / "daily_report_2026-11-25.txt").exists()
+
+
+def test_cli_bad_date_exits_2(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("2026-13-01", "yesterday", "2026-W48-3"):
+        code = _run(["report", "daily", "--date", bad, "--data-dir", str(data_dir)])
+        assert code == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1
+        assert "--date" in captured.err
+
+
+def test_cli_no_data_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = _run(
+        ["report", "daily", "--date", "2026-11-25", "--format", "json", "--data-dir", str(empty)]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["no_data"] is True
+    assert str(empty / "events.jsonl") in document["message"]
+    assert str(empty / "metrics.json") in document["message"]
+    assert "no events" in captured.err
+
+
+def test_cli_default_data_dir_and_rotated_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "var" / "data" / "bot" / "live"
+    data.mkdir(parents=True)
+    (data / "events-2026-11-25.jsonl").write_text(
+        _fill("2026-11-25T10:00:00.000Z", "BTC-PERP", "sell", 5.0) + "\n"
+    )
+    (data / "events.jsonl.1").write_text(
+        _fill("2026-11-25T09:00:00.000Z", "BTC-PERP", "sell", -1.0) + "\n"
+    )
+    args = ["report", "daily", "--date", "2026-11-25", "--format", "json"]
+    assert _run([*args, "--namespace", "bot", "--profile", "live"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["trades"]["total"] == 2
+    assert document["profile"] == "live"
+    assert (data / "reports" / "daily_report_2026-11-25.json").is_file()
