@@ -56,6 +56,8 @@ _RECONNECT_TYPES: Final = frozenset({"ws_reconnect", "websocket_reconnect"})
 
 def _num(value: object) -> float | None:
     """A finite float from ``value``, or None (bools and non-numbers are not numbers here)."""
+    if type(value) is float:  # the common case, read from our own files
+        return value if value - value == 0 else None  # NaN and inf fail x - x == 0
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
