@@ -7,9 +7,24 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "rfc3339"]
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """UTC RFC 3339 with milliseconds and ``Z``: every timestamp we write.
+
+    Example:
+        >>> rfc3339(0)
+        '1970-01-01T00:00:00.000Z'
+    """
+    return (
+        datetime.fromtimestamp(epoch_seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 @runtime_checkable

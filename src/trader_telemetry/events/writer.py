@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import rfc3339
+
 __all__ = ["EventLog"]
 
 logger = logging.getLogger("trader_telemetry.events")
@@ -137,12 +139,7 @@ class EventLog:
 
     @staticmethod
     def _encode(when: float, event_type: str, fields: dict[str, Any]) -> bytes:
-        stamp = (
-            datetime.fromtimestamp(when, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
-        record = {"timestamp": stamp, "event_type": event_type, **fields}
+        record = {"timestamp": rfc3339(when), "event_type": event_type, **fields}
         try:
             text = json.dumps(record, separators=(",", ":"), allow_nan=False, default=str)
         except ValueError:

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
-from ..clock import Clock
+from ..clock import Clock, rfc3339
 from ..config import TelemetryConfig
 from ..selfmonitor import SelfMonitor
 from ..state import RecordedState
 from ..version import __version__
 
-__all__ = ["build_snapshot", "rfc3339"]
-
-
-def rfc3339(epoch_seconds: float) -> str:
-    """UTC RFC 3339 with milliseconds and ``Z``.
-
-    Example:
-        >>> rfc3339(0)
-        '1970-01-01T00:00:00.000Z'
-    """
-    return (
-        datetime.fromtimestamp(epoch_seconds, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+__all__ = ["build_snapshot"]
 
 
 def _finite(value: object) -> bool:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..exposition.snapshot import rfc3339
+from ..clock import rfc3339
 from .model import HealthReport, HealthStatus
 from .registry import HealthCheckRegistry
 

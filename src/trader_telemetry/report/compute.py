@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from ..clock import rfc3339
 from ..events.reader import Event, ReadStats, load_metrics_snapshot, read_events
 
 __all__ = [
@@ -72,7 +73,7 @@ def _num(value: object) -> float | None:
 
 def _iso(moment: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, to the millisecond."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(moment.timestamp())
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:
