@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..version import __version__
-from . import demo, health, report
+from . import demo, health, ops, report, serve
 
 __all__ = ["build_parser", "main"]
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     health.register(commands)
     report.register(commands)
+    ops.register(commands)
+    serve.register(commands)
     return parser
 
 

@@ -1,0 +1,119 @@
+"""What an ``ops render`` is for: namespace, job, targets and thresholds."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..config import Thresholds
+from ..errors import ConfigurationError
+
+__all__ = ["DEFAULT_RUNBOOK_BASE", "OpsOptions", "load_thresholds"]
+
+_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_JOB_RE = re.compile(r"^[a-zA-Z0-9_.:-]+$")
+_TARGET_RE = re.compile(r"^[^\s/]+:[0-9]{1,5}$")
+
+#: Where rendered ``runbook_url`` annotations point; a section anchor is appended.
+DEFAULT_RUNBOOK_BASE = (
+    "https://github.com/trader-telemetry/trader_telemetry/blob/main/docs/runbooks.md"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpsOptions:
+    """Inputs of every rendered artefact.
+
+    Attributes:
+        namespace: Metric prefix the bot exports with (``TelemetryConfig.namespace``).
+        job: Prometheus job name; the scrape config and the "bot down" rule use the same one.
+        targets: Static ``host:port`` targets. Empty with ``targets_file`` unset means the bot on
+            the Docker host, ``host.docker.internal:9000``, as the compose bundle expects.
+        targets_file: A ``file_sd_configs`` file path (as Prometheus will see it) for fleets;
+            used instead of static targets when set.
+        thresholds: The warning and critical levels (DESIGN §5).
+        alertmanager: ``host:port`` of Alertmanager for the scrape config's ``alerting`` block,
+            or None for no alerting block.
+        runbook_base: URL of docs/runbooks.md; rules link to ``{runbook_base}#{anchor}``.
+        scrape_interval_seconds: Scrape (and rule evaluation) interval.
+
+    Example:
+        >>> OpsOptions(namespace="coinbase_trader").job
+        'coinbase_trader'
+    """
+
+    namespace: str = "trader"
+    job: str = ""
+    targets: tuple[str, ...] = ()
+    targets_file: str | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    alertmanager: str | None = "alertmanager:9093"
+    runbook_base: str = DEFAULT_RUNBOOK_BASE
+    scrape_interval_seconds: int = 5
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.namespace):
+            raise ConfigurationError(
+                f"OpsOptions.namespace must be a Prometheus name, got {self.namespace!r}"
+            )
+        if not self.job:
+            object.__setattr__(self, "job", self.namespace)
+        if not _JOB_RE.match(self.job):
+            raise ConfigurationError(f"OpsOptions.job has characters a job cannot, got {self.job!r}")
+        for target in self.targets:
+            if not _TARGET_RE.match(target):
+                raise ConfigurationError(f"OpsOptions.targets: expected host:port, got {target!r}")
+        if self.targets and self.targets_file:
+            raise ConfigurationError("OpsOptions: give targets or targets_file, not both")
+        if self.scrape_interval_seconds < 1:
+            raise ConfigurationError(
+                "OpsOptions.scrape_interval_seconds must be >= 1, "
+                f"got {self.scrape_interval_seconds!r}"
+            )
+
+    @property
+    def static_targets(self) -> tuple[str, ...]:
+        """The static targets to scrape (the compose default when none were given)."""
+        if self.targets_file:
+            return ()
+        return self.targets or ("host.docker.internal:9000",)
+
+    def metric(self, name: str) -> str:
+        """The exposition name of catalogue row ``name`` in this namespace."""
+        return f"{self.namespace}_{name}"
+
+    def runbook(self, anchor: str) -> str:
+        """The runbook URL of one section."""
+        return f"{self.runbook_base}#{anchor}"
+
+
+def load_thresholds(path: str | Path) -> Thresholds:
+    """Read a :class:`Thresholds` from a TOML or JSON file of field = value pairs.
+
+    Unknown keys and bad values are a :class:`ConfigurationError` naming the file and key.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read thresholds file {source}: {exc.strerror}") from None
+    try:
+        data: Any = json.loads(text) if source.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"thresholds file {source} is not valid: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        data = data["thresholds"]
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"thresholds file {source} must hold a table of field = value")
+    known = {f.name for f in fields(Thresholds)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"thresholds file {source}: unknown field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return Thresholds(**data)
