@@ -4,7 +4,7 @@ now), written from background threads so the bot never waits on a disk."""
 from __future__ import annotations
 
 from .metrics_file import MetricsFile, write_atomically
-from .reader import Event, ReadStats, load_metrics_snapshot, read_events
+from .reader import Event, ReadStats, load_metrics_snapshot, parse_lines, read_events
 from .writer import EventLog
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "MetricsFile",
     "ReadStats",
     "load_metrics_snapshot",
+    "parse_lines",
     "read_events",
     "write_atomically",
 ]

@@ -15,7 +15,7 @@ import importlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -26,6 +26,7 @@ __all__ = [
     "Event",
     "ReadStats",
     "load_metrics_snapshot",
+    "parse_lines",
     "read_events",
 ]
 
@@ -190,7 +191,7 @@ def read_events(
     """
     name = os.fspath(path)
     os.stat(name)  # a missing file fails here, not at the first next()
-    return _read(name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats)
+    return _read_file(name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats)
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -199,10 +200,50 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def _read(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line path stays lean
+def _read_file(
     name: str, start: datetime | None, end: datetime | None, stats: ReadStats
 ) -> Iterator[Event]:
-    label = os.path.basename(name)
+    with open(name, "rb") as lines:
+        yield from _parse(lines, os.path.basename(name), start, end, stats)
+
+
+def parse_lines(
+    lines: Iterable[bytes],
+    *,
+    label: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    stats: ReadStats | None = None,
+    first_line_number: int = 1,
+) -> Iterator[Event]:
+    """Parse already-read ``events.jsonl`` lines (each with its newline) like :func:`read_events`.
+
+    For readers that hold the file themselves, such as a tailer reading only the bytes appended
+    since its last offset. ``label`` names the source in warnings; ``first_line_number`` is the
+    number of the first line given, so warnings point at the right line of the file.
+
+    Example:
+        >>> [e.event_type for e in parse_lines([b'{"time": 0, "type": "fill"}\\n'], label="x")]
+        ['fill']
+    """
+    return _parse(
+        lines,
+        label,
+        _as_utc(start),
+        _as_utc(end),
+        ReadStats() if stats is None else stats,
+        first_line_number - 1,
+    )
+
+
+def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-line path stays lean
+    lines: Iterable[bytes],
+    label: str,
+    start: datetime | None,
+    end: datetime | None,
+    stats: ReadStats,
+    number: int = 0,
+) -> Iterator[Event]:
     loads = _loads
     fromiso = datetime.fromisoformat
     numeric = NUMERIC_FIELDS
@@ -216,100 +257,95 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line path 
     last_text: object = None  # the last timestamp string and its parse, reused when repeated
     last_moment = datetime.min.replace(tzinfo=UTC)
     last_naive = False
-    with open(name, "rb") as lines:
-        number = 0
-        for raw in lines:
-            number += 1
-            stats.lines += 1
-            try:
-                obj = loads(raw)
-            except (ValueError, RecursionError):
-                _unparsed(stats, raw, number, label)
-                continue
-            if obj.__class__ is not dict:
-                stats.corrupt += 1
-                if stats.corrupt == 1:
+    for raw in lines:
+        number += 1
+        stats.lines += 1
+        try:
+            obj = loads(raw)
+        except (ValueError, RecursionError):
+            _unparsed(stats, raw, number, label)
+            continue
+        if obj.__class__ is not dict:
+            stats.corrupt += 1
+            if stats.corrupt == 1:
+                stats.warnings.append(f"corrupt lines skipped (first at line {number} of {label})")
+            continue
+        stamp = obj.pop("timestamp", _MISSING)
+        kind = obj.pop("event_type", _MISSING)
+        if (
+            kind.__class__ is not str
+            or not kind
+            or stamp.__class__ is not str
+            or "type" in obj
+            or "data" in obj
+        ):
+            # Not plainly our own format: put the keys back and normalise the legacy shapes.
+            if stamp is not _MISSING:
+                obj["timestamp"] = stamp
+            if kind is not _MISSING:
+                obj["event_type"] = kind
+            stamp, kind, obj = _legacy(obj)
+            if stamp is None:
+                stats.missing_timestamp += 1
+                if stats.missing_timestamp == 1:
                     stats.warnings.append(
-                        f"corrupt lines skipped (first at line {number} of {label})"
+                        f"lines without a timestamp skipped (first at line {number} of {label})"
                     )
                 continue
-            stamp = obj.pop("timestamp", _MISSING)
-            kind = obj.pop("event_type", _MISSING)
-            if (
-                kind.__class__ is not str
-                or not kind
-                or stamp.__class__ is not str
-                or "type" in obj
-                or "data" in obj
-            ):
-                # Not plainly our own format: put the keys back and normalise the legacy shapes.
-                if stamp is not _MISSING:
-                    obj["timestamp"] = stamp
-                if kind is not _MISSING:
-                    obj["event_type"] = kind
-                stamp, kind, obj = _legacy(obj)
-                if stamp is None:
-                    stats.missing_timestamp += 1
-                    if stats.missing_timestamp == 1:
-                        stats.warnings.append(
-                            f"lines without a timestamp skipped (first at line {number} of {label})"
-                        )
-                    continue
-                if kind is None:
-                    stats.missing_type += 1
-                    if stats.missing_type == 1:
-                        stats.warnings.append(
-                            "lines without an event type skipped "
-                            f"(first at line {number} of {label})"
-                        )
-                    continue
-            moment: datetime | None
-            if stamp == last_text:
-                moment, naive = last_moment, last_naive
+            if kind is None:
+                stats.missing_type += 1
+                if stats.missing_type == 1:
+                    stats.warnings.append(
+                        f"lines without an event type skipped (first at line {number} of {label})"
+                    )
+                continue
+        moment: datetime | None
+        if stamp == last_text:
+            moment, naive = last_moment, last_naive
+        else:
+            naive = False
+            if stamp.__class__ is str:
+                try:
+                    moment = fromiso(stamp)
+                except ValueError:
+                    moment = _parse_text(stamp)
             else:
-                naive = False
-                if stamp.__class__ is str:
-                    try:
-                        moment = fromiso(stamp)
-                    except ValueError:
-                        moment = _parse_text(stamp)
-                else:
-                    moment = _parse_epoch(stamp)
-                if moment is None:
-                    stats.bad_timestamp += 1
-                    if stats.bad_timestamp == 1:
-                        stats.warnings.append(
-                            f"lines with an unreadable timestamp skipped "
-                            f"(first at line {number} of {label}: {stamp!r:.60})"
-                        )
-                    continue
-                if moment.tzinfo is not utc:
-                    if moment.tzinfo is None:
-                        moment = moment.replace(tzinfo=utc)
-                        naive = True
-                    else:
-                        moment = moment.astimezone(utc)
-                # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
-                last_text = stamp if stamp.__class__ is str else None
-                last_moment, last_naive = moment, naive
-            if naive:
-                stats.naive_timestamps += 1
-                if stats.naive_timestamps == 1:
+                moment = _parse_epoch(stamp)
+            if moment is None:
+                stats.bad_timestamp += 1
+                if stats.bad_timestamp == 1:
                     stats.warnings.append(
-                        f"naive timestamps read as UTC (first at line {number} of {label})"
+                        f"lines with an unreadable timestamp skipped "
+                        f"(first at line {number} of {label}: {stamp!r:.60})"
                     )
-            if (start is not None and moment < start) or (end is not None and moment >= end):
-                stats.out_of_window += 1
                 continue
-            for key, value in obj.items():
-                if value.__class__ is str and key in numeric:
-                    obj[key] = _number(value)  # replacing a value while iterating is allowed
-            stats.events += 1
-            event = new_event(Event)
-            set_timestamp(event, moment)
-            set_event_type(event, kind)
-            set_fields(event, obj)
-            yield event
+            if moment.tzinfo is not utc:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=utc)
+                    naive = True
+                else:
+                    moment = moment.astimezone(utc)
+            # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
+            last_text = stamp if stamp.__class__ is str else None
+            last_moment, last_naive = moment, naive
+        if naive:
+            stats.naive_timestamps += 1
+            if stats.naive_timestamps == 1:
+                stats.warnings.append(
+                    f"naive timestamps read as UTC (first at line {number} of {label})"
+                )
+        if (start is not None and moment < start) or (end is not None and moment >= end):
+            stats.out_of_window += 1
+            continue
+        for key, value in obj.items():
+            if value.__class__ is str and key in numeric:
+                obj[key] = _number(value)  # replacing a value while iterating is allowed
+        stats.events += 1
+        event = new_event(Event)
+        set_timestamp(event, moment)
+        set_event_type(event, kind)
+        set_fields(event, obj)
+        yield event
 
 
 def _unparsed(stats: ReadStats, raw: bytes, number: int, label: str) -> None:
