@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -61,56 +64,18 @@ def _cycle(stamp: str, number: int, seconds: float, error: str | None = None) ->
     return _line(stamp, "cycle", number=number, duration_seconds=seconds, **extra)
 
 
-LINES = [
-    # Outside the window on both sides: must not count.
-    _fill("2026-11-24T23:59:59.999Z", "BTC-PERP", "sell", 1000.0),
-    _account("2026-11-24T23:59:59.999Z", 5000.0, -50.0, 0.0),
-    _account("2026-11-25T00:00:00.000Z", 1000.0, 0.0, 0.0),
-    _cycle("2026-11-25T00:00:01.000Z", 1, 0.1),
-    _fill("2026-11-25T01:00:00.000Z", "BTC-PERP", "buy", 0.0),  # opening fill
-    _cycle("2026-11-25T01:00:01.000Z", 2, 0.2),
-    _fill("2026-11-25T02:00:00.000Z", "BTC-PERP", "sell", 30.0),
-    _account("2026-11-25T02:00:01.000Z", 1050.0, -1.0, 0.0),
-    _cycle("2026-11-25T03:00:00.000Z", 3, 2.0, error="TimeoutError"),
-    _fill("2026-11-25T04:00:00.000Z", "ETH-PERP", "buy", -10.0),
-    _account("2026-11-25T04:00:01.000Z", 1020.0, -1.0, 3.0),
-    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="daily_loss", loss=30.0),
-    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="max_position"),
-    _line("2026-11-25T05:00:00.000Z", "guard_triggered", guard="daily_loss"),
-    _line("2026-11-25T05:00:01.000Z", "daily_loss", loss=30.0, limit=100.0),
-    _line("2026-11-25T05:00:02.000Z", "circuit_breaker", triggered=True, reason="daily_loss"),
-    _line("2026-11-25T06:00:00.000Z", "circuit_breaker", triggered=False, reason=None),
-    _line("2026-11-25T06:00:01.000Z", "daily_loss", loss=10.0, limit=100.0),
-    _line("2026-11-25T07:00:00.000Z", "ws_reconnect", stream="marks"),
-    _line("2026-11-25T07:00:01.000Z", "stale_mark", symbol="SOL-PERP"),
-    _line("2026-11-25T07:00:02.000Z", "rejection", symbol="ETH-PERP", reason="margin"),
-    _cycle("2026-11-25T08:00:00.000Z", 4, 0.4),
-    # Legacy GPT-Trader lines: type/time keys, numbers as strings.
-    json.dumps(
-        {
-            "type": "trade",
-            "time": "2026-11-25 09:00:00",
-            "symbol": "ETH-PERP",
-            "side": "sell",
-            "quantity": "0.1",
-            "price": "3400",
-            "fee": "1",
-            "realized_pnl": "20",
-        }
-    ),
-    json.dumps({"type": "websocket_reconnect", "time": "2026-11-25T09:30:00Z"}),
-    json.dumps({"type": "stale_mark_detected", "time": 1795599000, "symbol": "BTC-PERP"}),
-    "not json at all",
-    _cycle("2026-11-25T10:00:00.000Z", 5, 0.3),
-    _account("2026-11-25T23:00:00.000Z", 1080.0, -2.0, 5.0),
-    _fill("2026-11-26T00:00:00.000Z", "ETH-PERP", "sell", -500.0),
-]
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+# The hand-checked day (tests/fixtures/report/README.md walks through every figure): our own
+# lines, legacy GPT-Trader lines (type/time keys, string numbers, epoch time), one corrupt line,
+# and lines just outside the window on both sides.
+EVENTS = FIXTURES / "events.jsonl"
+EVENT_LINES = EVENTS.read_text(encoding="utf-8").splitlines()
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A data directory holding the hand-made ``events.jsonl``."""
-    (tmp_path / "events.jsonl").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    (tmp_path / "events.jsonl").write_bytes(EVENTS.read_bytes())
     return tmp_path
 
 
@@ -136,7 +101,7 @@ def test_header_window_and_sources(report: dict[str, Any], data_dir: Path) -> No
     assert sources["events_files"] == [str(data_dir / "events.jsonl")]
     assert sources["out_of_window"] == 3
     assert sources["skipped"]["corrupt"] == 1
-    assert sources["events"] == len(LINES) - 4
+    assert sources["events"] == len(EVENT_LINES) - 4
     assert any("corrupt" in warning for warning in sources["warnings"])
     assert report["no_data"] is False
     assert "message" not in report
@@ -198,21 +163,71 @@ def test_risk_and_operations(report: dict[str, Any]) -> None:
     assert risk["circuit_breaker_trips"] == [
         {"timestamp": "2026-11-25T05:00:02.000Z", "reason": "daily_loss"}
     ]
-    assert risk["daily_loss_max"] == {"loss": 30.0, "limit": 100.0}
+    assert risk["daily_loss_max"] == {"loss": 85.0, "limit": 100.0}
     ops = report["operations"]
     assert ops["cycles"] == 5
     assert ops["errors"] == 1
     assert ops["errors_by_type"] == {"TimeoutError": 1}
-    assert ops["cycle_seconds"] == {"p50": 0.3, "p95": 2.0, "p99": 2.0, "max": 2.0}
+    assert ops["cycle_seconds"] == {"p50": 0.3, "p95": 4.0, "p99": 4.0, "max": 4.0}
     assert [c["number"] for c in ops["slowest_cycles"]] == [3, 4, 5, 2, 1]
     assert ops["slowest_cycles"][0] == {
         "number": 3,
-        "duration_seconds": 2.0,
+        "duration_seconds": 4.0,
         "timestamp": "2026-11-25T03:00:00.000Z",
     }
     assert ops["stale_marks"] == 2  # one ours, one legacy
     assert ops["ws_reconnects"] == 2
     assert ops["rejections"] == 1
+
+
+def test_time_above_thresholds(report: dict[str, Any]) -> None:
+    """Each row worked out by hand from the fixture day, with the default thresholds."""
+    rows = {(r["what"], r["level"]): (r["count"], r["seconds"]) for r in
+            report["operations"]["time_above"]}  # fmt: skip
+    # Cycle 3 took 4.0 s: above 3 s, not above 6 s.
+    assert rows["cycle duration", "warning"] == (1, 4.0)
+    assert rows["cycle duration", "critical"] == (0, 0.0)
+    # Cycles end at 00:00:01, 01:00:01, 03:00:00, 08:00:00 and 10:00:00; the window closes at
+    # 24:00:00. Gaps: 3600, 7199, 18000, 7200 and 50400 s (86399 s in all). The heartbeat is
+    # 3 x and 10 x the expected 5 s interval: each gap is above 15 s for gap - 15 seconds.
+    assert rows["loop heartbeat (last cycle age)", "warning"] == (5, 86399 - 5 * 15)
+    assert rows["loop heartbeat (last cycle age)", "critical"] == (5, 86399 - 5 * 50)
+    # Account events at 00:00:00, 02:00:01, 04:00:01, 23:00:00, then the close: gaps 7201,
+    # 7200, 68399 and 3600 s; above 900 s (15 m) and 1800 s (30 m) for gap - level each.
+    assert rows["account snapshot age", "warning"] == (4, 86400 - 4 * 900)
+    assert rows["account snapshot age", "critical"] == (4, 86400 - 4 * 1800)
+    # Daily loss 30 % at 05:00:01, 85 % at 05:30:00, 10 % at 06:00:01: above 80 % for 1801 s.
+    assert rows["daily loss / limit", "warning"] == (1, 1801.0)
+    assert rows["daily loss / limit", "critical"] == (0, 0.0)
+    # market_data degraded 07:00:05, unhealthy 07:01:05, healthy 07:02:05.
+    assert rows["health market_data", "degraded"] == (1, 120.0)
+    assert rows["health market_data", "unhealthy"] == (1, 60.0)
+    assert report["operations"]["stale_marks_by_symbol"] == {"BTC-PERP": 1, "SOL-PERP": 1}
+
+
+def test_thresholds_and_time_zone_move_the_figures(data_dir: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from trader_telemetry import Thresholds
+
+    report = compute_daily_report(
+        events_files=[data_dir / "events.jsonl"],
+        metrics_file=None,
+        day=DAY,
+        now=NOW,
+        thresholds=Thresholds(cycle_duration_warning_seconds=0.25, daily_loss_warning_ratio=0.25),
+        tz=ZoneInfo("America/New_York"),
+    )
+    # The New York day of 2026-11-25 runs 05:00Z to 05:00Z the next day (EST, UTC-5).
+    assert report["window"]["start"] == "2026-11-25T05:00:00.000Z"
+    assert report["window"]["end"] == "2026-11-26T05:00:00.000Z"
+    assert report["window"]["timezone"] == "America/New_York"
+    rows = {(r["what"], r["level"]): (r["count"], r["seconds"]) for r in
+            report["operations"]["time_above"]}  # fmt: skip
+    # From 05:00Z only cycles 4 (0.4 s) and 5 (0.3 s) are in the window; both above 0.25 s.
+    assert rows["cycle duration", "warning"] == (2, 0.7)
+    # 30 % from 05:00:01, 85 % from 05:30:00, 10 % from 06:00:01: above 25 % for 3600 s.
+    assert rows["daily loss / limit", "warning"] == (1, 3600.0)
 
 
 def test_equity_curve(report: dict[str, Any]) -> None:
@@ -324,6 +339,26 @@ def test_render_json_and_markdown(report: dict[str, Any]) -> None:
     assert "## Equity" in markdown
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_golden_reports(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture day's whole document, byte for byte (UPDATE_GOLDEN=1 rewrites the files
+    after a deliberate change; the diff then shows in review)."""
+    monkeypatch.chdir(FIXTURES)  # relative paths, so the documents name no temp directory
+    report = compute_daily_report(
+        events_files=[Path("events.jsonl")],
+        metrics_file=Path("metrics.json"),
+        day=DAY,
+        profile="test",
+        now=NOW,
+    )
+    render, suffix = report_cli.RENDERERS[fmt]
+    document = render(report)
+    golden = FIXTURES / f"daily_report_2026-11-25.{suffix}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(document, encoding="utf-8")
+    assert document == golden.read_text(encoding="utf-8")
+
+
 def test_sparkline_edges() -> None:
     assert sparkline([]) == ""
     assert sparkline([5.0, 5.0]) == "▄▄"
@@ -379,6 +414,54 @@ def test_cli_bad_date_exits_2(data_dir: Path, capsys: pytest.CaptureFixture[str]
         assert captured.out == ""
         assert captured.err.count("\n") == 1
         assert "--date" in captured.err
+
+
+def test_cli_time_zone(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = _run(["report", "daily", "--date", "2026-11-25", "--tz", "Asia/Tokyo", "--format",
+                 "json", "--data-dir", str(data_dir), "--no-save"])  # fmt: skip
+    assert code == 0
+    window = json.loads(capsys.readouterr().out)["window"]
+    # Tokyo (UTC+9) closes 2026-11-25 at 15:00Z.
+    assert window == {"start": "2026-11-24T15:00:00.000Z", "end": "2026-11-25T15:00:00.000Z",
+                      "lookback_hours": 24.0, "timezone": "Asia/Tokyo"}  # fmt: skip
+    code = _run(["report", "daily", "--tz", "Mars/Olympus", "--data-dir", str(data_dir)])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "--tz" in captured.err
+
+
+def test_progress_only_for_big_files_on_a_terminal() -> None:
+    big = report_cli.PROGRESS_MIN_BYTES
+    assert report_cli.wants_progress(big, stdout_tty=True, stderr_tty=True)
+    assert not report_cli.wants_progress(big - 1, stdout_tty=True, stderr_tty=True)
+    assert not report_cli.wants_progress(big, stdout_tty=False, stderr_tty=True)  # | jq
+    assert not report_cli.wants_progress(big, stdout_tty=True, stderr_tty=False)
+
+
+def test_progress_bar_draws_on_a_real_terminal(tmp_path: Path) -> None:
+    """Through a pseudo-terminal, a file past the threshold gets rich's bar on stderr, and the
+    document still comes out whole."""
+    pty = pytest.importorskip("pty")
+    events = tmp_path / "events.jsonl"
+    line = _fill("2026-11-25T12:00:00.000Z", "BTC-PERP", "sell", 1.0) + "\n"
+    count = report_cli.PROGRESS_MIN_BYTES // len(line) + 1000
+    events.write_text(line * count, encoding="utf-8")
+    output = bytearray()
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 65536)
+        output.extend(data)
+        return data
+
+    command = [sys.executable, "-m", "trader_telemetry", "report", "daily", "--date",
+               "2026-11-25", "--events-file", str(events), "--no-save"]  # fmt: skip
+    status = pty.spawn(command, read)
+    text = output.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "reading events" in text
+    assert re.search(rf"\n  Fills +{count}\r?\n", text)
 
 
 def test_cli_no_data_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

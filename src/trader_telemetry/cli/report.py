@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..report import compute_daily_report, render_json, render_markdown, render_text
 
@@ -24,6 +26,8 @@ RENDERERS: Final[dict[str, tuple[Callable[[dict[str, Any]], str], str]]] = {
     "markdown": (render_markdown, "md"),
 }
 _PROG: Final = "trader-telemetry report daily"
+#: Event files larger than this in total get a progress bar (on a terminal, with rich installed).
+PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
 
 
 def default_events_files(data_dir: Path) -> list[Path]:
@@ -48,16 +52,70 @@ def default_events_files(data_dir: Path) -> list[Path]:
     return files
 
 
-def _parse_date(text: str | None) -> date:
+def _parse_date(text: str | None, tz: tzinfo) -> date:
     if text is None:
-        return datetime.now(UTC).date()
+        return datetime.now(tz).date()
     return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).date()
+
+
+def _parse_tz(name: str) -> tzinfo:
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(name) from exc
+
+
+def wants_progress(total_bytes: int, *, stdout_tty: bool, stderr_tty: bool) -> bool:
+    """Whether to draw a progress bar: big input, a person watching, and nothing piped."""
+    return total_bytes >= PROGRESS_MIN_BYTES and stdout_tty and stderr_tty
+
+
+@contextmanager
+def _progress_bar(files: list[Path]) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr over the files' total size, or None when not wanted."""
+    total = sum(path.stat().st_size for path in files if path.is_file())
+    if not wants_progress(total, stdout_tty=sys.stdout.isatty(), stderr_tty=sys.stderr.isatty()):
+        yield None
+        return
+    try:
+        # Optional (the cli extra), and only imported when a person is watching.
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+        )
+    except ImportError:
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading events", total=total)
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done)
+
+        yield advance
 
 
 def _command(args: argparse.Namespace) -> int:
     """Compute, print and (unless ``--no-save``) save the daily report."""
     try:
-        day = _parse_date(args.date)
+        tz = _parse_tz(args.tz)
+    except ValueError:
+        print(f"{_PROG}: unknown --tz {args.tz!r}: expected UTC or an IANA name", file=sys.stderr)
+        return 2
+    try:
+        day = _parse_date(args.date, tz)
     except ValueError:
         print(f"{_PROG}: invalid --date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
         return 2
@@ -70,13 +128,16 @@ def _command(args: argparse.Namespace) -> int:
         [Path(p) for p in args.events_file] if args.events_file else default_events_files(data_dir)
     )
     metrics_file = Path(args.metrics_file) if args.metrics_file else data_dir / "metrics.json"
-    report = compute_daily_report(
-        events_files=events_files,
-        metrics_file=metrics_file,
-        day=day,
-        lookback_hours=lookback,
-        profile=args.profile,
-    )
+    with _progress_bar(events_files) as progress:
+        report = compute_daily_report(
+            events_files=events_files,
+            metrics_file=metrics_file,
+            day=day,
+            lookback_hours=lookback,
+            profile=args.profile,
+            tz=tz,
+            progress=progress,
+        )
     render, suffix = RENDERERS[args.format]
     document = render(report)
     sys.stdout.write(document)
@@ -109,7 +170,14 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("report", help="reports built from the event log")
     kinds = parser.add_subparsers(dest="report", metavar="REPORT", required=True)
     daily = kinds.add_parser("daily", help="PnL, performance, risk and operations of one day")
-    daily.add_argument("--date", default=None, help="UTC day, YYYY-MM-DD (default: today UTC)")
+    daily.add_argument(
+        "--date", default=None, help="the day, YYYY-MM-DD, in --tz (default: today in --tz)"
+    )
+    daily.add_argument(
+        "--tz",
+        default="UTC",
+        help="time zone whose midnight closes the day: UTC or an IANA name (default: UTC)",
+    )
     daily.add_argument(
         "--format", choices=sorted(RENDERERS), default="text", help="output format (default: text)"
     )

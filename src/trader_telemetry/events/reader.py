@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, BinaryIO, Final, cast
 
 __all__ = [
     "JSON_BACKEND",
@@ -147,6 +147,7 @@ def read_events(
     start: datetime | None = None,
     end: datetime | None = None,
     stats: ReadStats | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[Event]:
     """Stream the events of one ``events.jsonl`` file, skipping what cannot be read.
 
@@ -155,15 +156,18 @@ def read_events(
     GPT-Trader lines are normalised: ``type`` for ``event_type`` (``{"type": "metric",
     "event_type": "x"}`` is ``x``), ``time`` for ``timestamp``, ``{"data": {...}}`` unwrapped
     when it is the only payload key (the type and timestamp may be inside or beside it), string
-    numbers in :data:`NUMERIC_FIELDS` read as floats. Timestamps may be ISO 8601 with ``Z`` or
-    an offset, ``"YYYY-MM-DD HH:MM:SS"``, or epoch seconds or milliseconds (above 1e11);
-    naive ones are read as UTC and counted.
+    numbers in :data:`NUMERIC_FIELDS` read as floats (our writer writes numbers, Decimals
+    included, as JSON numbers, so our own lines are kept as written). Timestamps may be ISO
+    8601 with ``Z`` or an offset, ``"YYYY-MM-DD HH:MM:SS"``, or epoch seconds or milliseconds
+    (above 1e11); naive ones are read as UTC and counted.
 
     Args:
         path: The ``events.jsonl`` file.
         start: Keep events at or after this instant (a naive value is taken as UTC).
         end: Keep events before this instant (a naive value is taken as UTC).
         stats: Filled in while iterating (complete once the iterator is exhausted).
+        progress: Called with the bytes of this file read so far, every 16,384 lines and at
+            the end (for a progress bar; None costs nothing).
 
     Returns:
         An iterator of :class:`Event`, in file order.
@@ -191,7 +195,9 @@ def read_events(
     """
     name = os.fspath(path)
     os.stat(name)  # a missing file fails here, not at the first next()
-    return _read_file(name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats)
+    return _read_file(
+        name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats, progress
+    )
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -200,11 +206,28 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+_PROGRESS_EVERY: Final = 16_384  # lines between two progress calls
+
+
 def _read_file(
-    name: str, start: datetime | None, end: datetime | None, stats: ReadStats
+    name: str,
+    start: datetime | None,
+    end: datetime | None,
+    stats: ReadStats,
+    progress: Callable[[int], None] | None,
 ) -> Iterator[Event]:
-    with open(name, "rb") as lines:
-        yield from _parse(lines, os.path.basename(name), start, end, stats)
+    return _parse(None, os.path.basename(name), start, end, stats, path=name, progress=progress)
+
+
+def _reporting(file: BinaryIO, progress: Callable[[int], None]) -> Iterator[bytes]:
+    """The file's lines, calling ``progress(bytes read)`` every few thousand of them."""
+    done = 0
+    for count, raw in enumerate(file, 1):
+        done += len(raw)
+        if count % _PROGRESS_EVERY == 0:
+            progress(done)
+        yield raw
+    progress(done)
 
 
 def parse_lines(
@@ -237,13 +260,18 @@ def parse_lines(
 
 
 def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-line path stays lean
-    lines: Iterable[bytes],
+    lines: Iterable[bytes] | None,
     label: str,
     start: datetime | None,
     end: datetime | None,
     stats: ReadStats,
     number: int = 0,
+    *,
+    path: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[Event]:
+    """Parse ``lines``, or the file at ``path`` (opened on the first ``next()``, closed when
+    iteration stops, so an iterator that is never started holds no file)."""
     loads = _loads
     fromiso = datetime.fromisoformat
     numeric = NUMERIC_FIELDS
@@ -257,95 +285,111 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
     last_text: object = None  # the last timestamp string and its parse, reused when repeated
     last_moment = datetime.min.replace(tzinfo=UTC)
     last_naive = False
-    for raw in lines:
-        number += 1
-        stats.lines += 1
-        try:
-            obj = loads(raw)
-        except (ValueError, RecursionError):
-            _unparsed(stats, raw, number, label)
-            continue
-        if obj.__class__ is not dict:
-            stats.corrupt += 1
-            if stats.corrupt == 1:
-                stats.warnings.append(f"corrupt lines skipped (first at line {number} of {label})")
-            continue
-        stamp = obj.pop("timestamp", _MISSING)
-        kind = obj.pop("event_type", _MISSING)
-        if (
-            kind.__class__ is not str
-            or not kind
-            or stamp.__class__ is not str
-            or "type" in obj
-            or "data" in obj
-        ):
-            # Not plainly our own format: put the keys back and normalise the legacy shapes.
-            if stamp is not _MISSING:
-                obj["timestamp"] = stamp
-            if kind is not _MISSING:
-                obj["event_type"] = kind
-            stamp, kind, obj = _legacy(obj)
-            if stamp is None:
-                stats.missing_timestamp += 1
-                if stats.missing_timestamp == 1:
+    first, events = number, 0
+    file = None
+    if path is not None:
+        file = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+        lines = file if progress is None else _reporting(file, progress)
+    try:
+        for raw in lines or ():
+            number += 1
+            try:
+                obj = loads(raw)
+            except (ValueError, RecursionError):
+                _unparsed(stats, raw, number, label)
+                continue
+            if obj.__class__ is not dict:
+                stats.corrupt += 1
+                if stats.corrupt == 1:
                     stats.warnings.append(
-                        f"lines without a timestamp skipped (first at line {number} of {label})"
+                        f"corrupt lines skipped (first at line {number} of {label})"
                     )
                 continue
-            if kind is None:
-                stats.missing_type += 1
-                if stats.missing_type == 1:
-                    stats.warnings.append(
-                        f"lines without an event type skipped (first at line {number} of {label})"
-                    )
-                continue
-        moment: datetime | None
-        if stamp == last_text:
-            moment, naive = last_moment, last_naive
-        else:
-            naive = False
-            if stamp.__class__ is str:
-                try:
-                    moment = fromiso(stamp)
-                except ValueError:
-                    moment = _parse_text(stamp)
+            legacy = False
+            stamp = obj.pop("timestamp", _MISSING)
+            kind = obj.pop("event_type", _MISSING)
+            if (
+                kind.__class__ is not str
+                or not kind
+                or stamp.__class__ is not str
+                or "type" in obj
+                or "data" in obj
+            ):
+                # Not plainly our own format: put the keys back and normalise the legacy shapes.
+                legacy = True
+                if stamp is not _MISSING:
+                    obj["timestamp"] = stamp
+                if kind is not _MISSING:
+                    obj["event_type"] = kind
+                stamp, kind, obj = _legacy(obj)
+                if stamp is None:
+                    stats.missing_timestamp += 1
+                    if stats.missing_timestamp == 1:
+                        stats.warnings.append(
+                            f"lines without a timestamp skipped (first at line {number} of {label})"
+                        )
+                    continue
+                if kind is None:
+                    stats.missing_type += 1
+                    if stats.missing_type == 1:
+                        stats.warnings.append(
+                            "lines without an event type skipped "
+                            f"(first at line {number} of {label})"
+                        )
+                    continue
+            moment: datetime | None
+            if stamp == last_text:
+                moment, naive = last_moment, last_naive
             else:
-                moment = _parse_epoch(stamp)
-            if moment is None:
-                stats.bad_timestamp += 1
-                if stats.bad_timestamp == 1:
-                    stats.warnings.append(
-                        f"lines with an unreadable timestamp skipped "
-                        f"(first at line {number} of {label}: {stamp!r:.60})"
-                    )
-                continue
-            if moment.tzinfo is not utc:
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=utc)
-                    naive = True
+                naive = False
+                if stamp.__class__ is str:
+                    try:
+                        moment = fromiso(stamp)
+                    except ValueError:
+                        moment = _parse_text(stamp)
                 else:
-                    moment = moment.astimezone(utc)
-            # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
-            last_text = stamp if stamp.__class__ is str else None
-            last_moment, last_naive = moment, naive
-        if naive:
-            stats.naive_timestamps += 1
-            if stats.naive_timestamps == 1:
-                stats.warnings.append(
-                    f"naive timestamps read as UTC (first at line {number} of {label})"
-                )
-        if (start is not None and moment < start) or (end is not None and moment >= end):
-            stats.out_of_window += 1
-            continue
-        for key, value in obj.items():
-            if value.__class__ is str and key in numeric:
-                obj[key] = _number(value)  # replacing a value while iterating is allowed
-        stats.events += 1
-        event = new_event(Event)
-        set_timestamp(event, moment)
-        set_event_type(event, kind)
-        set_fields(event, obj)
-        yield event
+                    moment = _parse_epoch(stamp)
+                if moment is None:
+                    stats.bad_timestamp += 1
+                    if stats.bad_timestamp == 1:
+                        stats.warnings.append(
+                            f"lines with an unreadable timestamp skipped "
+                            f"(first at line {number} of {label}: {stamp!r:.60})"
+                        )
+                    continue
+                if moment.tzinfo is not utc:
+                    if moment.tzinfo is None:
+                        moment = moment.replace(tzinfo=utc)
+                        naive = True
+                    else:
+                        moment = moment.astimezone(utc)
+                # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
+                last_text = stamp if stamp.__class__ is str else None
+                last_moment, last_naive = moment, naive
+            if naive:
+                stats.naive_timestamps += 1
+                if stats.naive_timestamps == 1:
+                    stats.warnings.append(
+                        f"naive timestamps read as UTC (first at line {number} of {label})"
+                    )
+            if (start is not None and moment < start) or (end is not None and moment >= end):
+                stats.out_of_window += 1
+                continue
+            if legacy:  # GPT-Trader wrote numbers as strings; our writer never does
+                for key, value in obj.items():
+                    if value.__class__ is str and key in numeric:
+                        obj[key] = _number(value)  # replacing a value while iterating is allowed
+            events += 1
+            event = new_event(Event)
+            set_timestamp(event, moment)
+            set_event_type(event, kind)
+            set_fields(event, obj)
+            yield event
+    finally:  # counted here, not per line: the stats are complete once iteration stops
+        stats.lines += number - first
+        stats.events += events
+        if file is not None:
+            file.close()
 
 
 def _unparsed(stats: ReadStats, raw: bytes, number: int, label: str) -> None:

@@ -17,6 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ __all__ = ["EventLog"]
 logger = logging.getLogger("trader_telemetry.events")
 
 _Item = tuple[float, str, dict[str, Any]]
+
+
+def _json_default(value: Any) -> Any:
+    """Decimals (what exchange clients hand out) become JSON numbers; anything else its str()."""
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    return str(value)
 
 
 def _finite(value: Any) -> Any:
@@ -141,9 +149,9 @@ class EventLog:
     def _encode(when: float, event_type: str, fields: dict[str, Any]) -> bytes:
         record = {"timestamp": rfc3339(when), "event_type": event_type, **fields}
         try:
-            text = json.dumps(record, separators=(",", ":"), allow_nan=False, default=str)
+            text = json.dumps(record, separators=(",", ":"), allow_nan=False, default=_json_default)
         except ValueError:
-            text = json.dumps(_finite(record), separators=(",", ":"), default=str)
+            text = json.dumps(_finite(record), separators=(",", ":"), default=_json_default)
         return text.encode() + b"\n"
 
     def _write(self, path: Path, lines: list[bytes]) -> None:

@@ -8,16 +8,19 @@ funding, the last unrealized PnL) is ordered by timestamp, not by file position.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
 from ..clock import rfc3339
+from ..config import Thresholds
 from ..events.reader import Event, ReadStats, load_metrics_snapshot, read_events
 
 __all__ = [
@@ -90,9 +93,91 @@ class _SymbolTally:
 
 
 @dataclass
+class _Steps:
+    """Time a step function spends at or above levels (daily-loss ratio, a health status).
+
+    Each observation holds until the next one; the last holds until the report's close.
+    """
+
+    levels: tuple[float, ...]
+    seconds: list[float] = field(default_factory=list)
+    entries: list[int] = field(default_factory=list)
+    last: tuple[datetime, float] | None = None
+
+    def __post_init__(self) -> None:
+        self.seconds = [0.0] * len(self.levels)
+        self.entries = [0] * len(self.levels)
+
+    def observe(self, moment: datetime, value: float) -> None:
+        before = self.last
+        if before is not None and moment < before[0]:
+            return  # out of order (interleaved files): the step function is kept as first seen
+        self._hold(moment)
+        for i, level in enumerate(self.levels):
+            if value >= level and (before is None or before[1] < level):
+                self.entries[i] += 1
+        self.last = (moment, value)
+
+    def _hold(self, until: datetime) -> None:
+        if self.last is None:
+            return
+        since, value = self.last
+        held = max(0.0, (until - since).total_seconds())
+        for i, level in enumerate(self.levels):
+            if value >= level:
+                self.seconds[i] += held
+
+    def close(self, at: datetime) -> None:
+        if self.last is not None and at > self.last[0]:
+            self._hold(at)
+            self.last = (at, self.last[1])
+
+
+@dataclass
+class _Gaps:
+    """Time an age (since the last cycle, since the last account snapshot) spent above levels.
+
+    Between two events ``gap`` seconds apart the age climbs from 0 to ``gap``, so it is above a
+    level ``L`` for ``gap - L`` seconds; the last event's age runs on to the report's close.
+    """
+
+    levels: tuple[float, ...]
+    seconds: list[float] = field(default_factory=list)
+    entries: list[int] = field(default_factory=list)
+    last: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.seconds = [0.0] * len(self.levels)
+        self.entries = [0] * len(self.levels)
+
+    def observe(self, moment: datetime) -> None:
+        last = self.last
+        if last is None or moment > last:
+            if last is not None:
+                self._gap((moment - last).total_seconds())
+            self.last = moment
+
+    def _gap(self, gap: float) -> None:
+        if gap > self.levels[0]:  # levels ascend: most gaps stop here
+            for i, level in enumerate(self.levels):
+                if gap > level:
+                    self.seconds[i] += gap - level
+                    self.entries[i] += 1
+
+    def close(self, at: datetime) -> None:
+        if self.last is not None and at > self.last:
+            self._gap((at - self.last).total_seconds())
+            self.last = at
+
+
+_STATUS_RANK: Final = {"healthy": 0.0, "unknown": 0.0, "degraded": 1.0, "unhealthy": 2.0}
+
+
+@dataclass
 class _Tally:
     """Everything gathered while streaming; O(1) per event bar durations and equity path."""
 
+    thresholds: Thresholds
     fills: int = 0
     realized: float = 0.0
     fees: float = 0.0
@@ -104,6 +189,7 @@ class _Tally:
     largest_loss: float | None = None
     symbols: dict[str, _SymbolTally] = field(default_factory=dict)
     equity: list[tuple[datetime, float]] = field(default_factory=list)
+    equity_in_order: bool = True
     first_funding: tuple[datetime, float] | None = None
     last_funding: tuple[datetime, float] | None = None
     last_unrealized: tuple[datetime, float] | None = None
@@ -117,22 +203,42 @@ class _Tally:
     durations: list[float] = field(default_factory=list)
     slowest: list[tuple[float, int, int | None, datetime]] = field(default_factory=list)
     stale_marks: int = 0
+    stale_by_symbol: Counter[str] = field(default_factory=Counter)
     ws_reconnects: int = 0
     rejections: int = 0
     events: int = 0
+    heartbeat: _Gaps = field(init=False)
+    account_age: _Gaps = field(init=False)
+    loss_ratio: _Steps = field(init=False)
+    health: dict[str, _Steps] = field(default_factory=dict)
 
-    def add(self, event: Event) -> None:  # noqa: PLR0912 - one dispatch on the event type
-        """Fold one event into the tally."""
-        kind = event.event_type
+    def __post_init__(self) -> None:
+        t = self.thresholds
+        self.heartbeat = _Gaps((t.heartbeat_warning_seconds, t.heartbeat_critical_seconds))
+        self.account_age = _Gaps((t.account_age_warning_seconds, t.account_age_critical_seconds))
+        self.loss_ratio = _Steps((t.daily_loss_warning_ratio, t.daily_loss_critical_ratio))
+
+    def fold(self, events: Iterable[Event]) -> None:
+        """Fold a stream of events into the tally (the report's inner loop: kept flat)."""
+        fill_types, account_types = _FILL_TYPES, _ACCOUNT_TYPES
+        cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
+        count = 0
+        for event in events:
+            count += 1
+            kind = event.event_type
+            if kind == "cycle":
+                cycle(event.timestamp, event.fields)
+            elif kind in fill_types:
+                fill(event.fields)
+            elif kind in account_types:
+                account(event.timestamp, event.fields)
+            elif kind != "order":
+                other(kind, event)
+        self.events += count
+
+    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
         fields = event.fields
-        self.events += 1
-        if kind in _FILL_TYPES:
-            self._fill(fields)
-        elif kind in _ACCOUNT_TYPES:
-            self._account(event.timestamp, fields)
-        elif kind == "cycle":
-            self._cycle(event.timestamp, fields)
-        elif kind == "funding_payment":
+        if kind == "funding_payment":
             self.funding_payments += _num(fields.get("amount")) or 0.0
         elif kind == "guard_triggered":
             self.guards[str(fields.get("guard") or "unknown")] += 1
@@ -143,21 +249,38 @@ class _Tally:
             self.trips.append((event.timestamp, _text(fields.get("reason"))))
         elif kind == "daily_loss":
             loss = _num(fields.get("loss"))
+            limit = _num(fields.get("limit"))
             if loss is not None and (self.daily_loss is None or loss > self.daily_loss[0]):
-                self.daily_loss = (loss, _num(fields.get("limit")))
+                self.daily_loss = (loss, limit)
+            if loss is not None and limit is not None and limit > 0:
+                self.loss_ratio.observe(event.timestamp, loss / limit)
         elif kind in _STALE_TYPES:
             self.stale_marks += 1
+            self.stale_by_symbol[str(fields.get("symbol") or "unknown")] += 1
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
         elif kind == "rejection":
             self.rejections += 1
+        elif kind == "health":
+            check, status = fields.get("check"), fields.get("status")
+            if isinstance(check, str) and status in _STATUS_RANK:
+                steps = self.health.get(check)
+                if steps is None:
+                    steps = self.health[check] = _Steps((1.0, 2.0))
+                steps.observe(event.timestamp, _STATUS_RANK[status])
 
     def _fill(self, fields: dict[str, Any]) -> None:
-        realized = _num(fields.get("realized_pnl"))
-        if realized is None:
-            realized = _num(fields.get("pnl")) or 0.0
-        fee = _num(fields.get("fee")) or 0.0
-        symbol = str(fields.get("symbol") or "unknown")
+        realized = fields.get("realized_pnl")
+        if realized.__class__ is not float or realized - realized != 0:
+            realized = _num(realized)
+            if realized is None:
+                realized = _num(fields.get("pnl")) or 0.0
+        fee = fields.get("fee")
+        if fee.__class__ is not float or fee - fee != 0:
+            fee = _num(fee) or 0.0
+        symbol = fields.get("symbol")
+        if symbol.__class__ is not str or not symbol:
+            symbol = str(symbol or "unknown")
         per = self.symbols.get(symbol)
         if per is None:
             per = self.symbols[symbol] = _SymbolTally()
@@ -182,16 +305,27 @@ class _Tally:
                 self.largest_loss = realized
 
     def _account(self, moment: datetime, fields: dict[str, Any]) -> None:
-        equity = _num(fields.get("equity"))
+        age = self.account_age
+        if age.last is None or moment > age.last:
+            age.observe(moment)
+        equity = fields.get("equity")
+        if equity.__class__ is not float or equity - equity != 0:
+            equity = _num(equity)
         if equity is not None:
+            if self.equity_in_order and self.equity and moment < self.equity[-1][0]:
+                self.equity_in_order = False
             self.equity.append((moment, equity))
-        funding = _num(fields.get("funding_pnl"))
+        funding = fields.get("funding_pnl")
+        if funding is not None:
+            funding = _num(funding)
         if funding is not None:
             if self.first_funding is None or moment < self.first_funding[0]:
                 self.first_funding = (moment, funding)
             if self.last_funding is None or moment >= self.last_funding[0]:
                 self.last_funding = (moment, funding)
-        unrealized = _num(fields.get("unrealized_pnl"))
+        unrealized = fields.get("unrealized_pnl")
+        if unrealized is not None:
+            unrealized = _num(unrealized)
         if unrealized is not None and (
             self.last_unrealized is None or moment >= self.last_unrealized[0]
         ):
@@ -199,20 +333,91 @@ class _Tally:
 
     def _cycle(self, moment: datetime, fields: dict[str, Any]) -> None:
         self.cycles += 1
+        beat = self.heartbeat
+        if beat.last is None or moment > beat.last:
+            beat.observe(moment)
         outcome = fields.get("outcome")
         if outcome is not None and outcome != "ok":
             self.errors += 1
             self.errors_by_type[str(fields.get("error_type") or outcome)] += 1
-        duration = _num(fields.get("duration_seconds"))
-        if duration is None:
-            return
+        duration = fields.get("duration_seconds")
+        if duration.__class__ is not float or duration - duration != 0:
+            duration = _num(duration)
+            if duration is None:
+                return
         self.durations.append(duration)
-        number = fields.get("number")
-        entry = (duration, -self.cycles, number if isinstance(number, int) else None, moment)
-        if len(self.slowest) < SLOWEST_CYCLES:
-            heapq.heappush(self.slowest, entry)
-        elif entry > self.slowest[0]:
-            heapq.heapreplace(self.slowest, entry)
+        slowest = self.slowest
+        if len(slowest) < SLOWEST_CYCLES or duration > slowest[0][0]:
+            number = fields.get("number")
+            entry = (duration, -self.cycles, number if isinstance(number, int) else None, moment)
+            if len(slowest) < SLOWEST_CYCLES:
+                heapq.heappush(slowest, entry)
+            else:
+                heapq.heapreplace(slowest, entry)
+
+    def close(self, at: datetime) -> None:
+        """End every step function and age at ``at`` (the window's end, or now if earlier)."""
+        self.heartbeat.close(at)
+        self.account_age.close(at)
+        self.loss_ratio.close(at)
+        for steps in self.health.values():
+            steps.close(at)
+
+
+def _offset(progress: Callable[[int], None], base: int) -> Callable[[int], None]:
+    """``progress`` for one file of several: its bytes counted after the files before it."""
+
+    def report(done: int) -> None:
+        progress(base + done)
+
+    return report
+
+
+def _time_above(tally: _Tally, ordered: list[float]) -> list[dict[str, Any]]:
+    """Per threshold row and level: how often and for how long it was crossed."""
+    t = tally.thresholds
+    rows: list[dict[str, Any]] = []
+
+    def row(  # noqa: PLR0917 - one table row, positional for brevity
+        what: str, level: str, threshold: object, unit: str, seconds: float, n: int
+    ) -> None:
+        rows.append(
+            {
+                "what": what,
+                "level": level,
+                "threshold": threshold,
+                "unit": unit,
+                "count": n,
+                "seconds": round(seconds, 3),
+            }
+        )
+
+    for level, limit in (
+        ("warning", t.cycle_duration_warning_seconds),
+        ("critical", t.cycle_duration_critical_seconds),
+    ):
+        slow = ordered[bisect.bisect_right(ordered, limit) :]
+        row("cycle duration", level, limit, "s", float(sum(slow)), len(slow))
+    for what, gaps, unit in (
+        ("loop heartbeat (last cycle age)", tally.heartbeat, "s"),
+        ("account snapshot age", tally.account_age, "s"),
+    ):
+        for i, level in enumerate(("warning", "critical")):
+            row(what, level, gaps.levels[i], unit, gaps.seconds[i], gaps.entries[i])
+    for i, level in enumerate(("warning", "critical")):
+        steps = tally.loss_ratio
+        row(
+            "daily loss / limit",
+            level,
+            steps.levels[i],
+            "ratio",
+            steps.seconds[i],
+            steps.entries[i],
+        )
+    for check, steps in sorted(tally.health.items()):
+        for i, level in enumerate(("degraded", "unhealthy")):
+            row(f"health {check}", level, None, "status", steps.seconds[i], steps.entries[i])
+    return rows
 
 
 def _text(value: object) -> str | None:
@@ -271,11 +476,14 @@ def compute_daily_report(
     lookback_hours: float = 24,
     profile: str = "default",
     now: datetime | None = None,
+    tz: tzinfo = UTC,
+    thresholds: Thresholds | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Build the daily report of the window ``[end - lookback_hours, end)``.
 
-    ``end`` is midnight UTC at the close of ``day``. Every event file is streamed once; missing
-    files are listed in ``sources.missing`` and otherwise ignored.
+    ``end`` is midnight in ``tz`` at the close of ``day``. Every event file is streamed once;
+    missing files are listed in ``sources.missing`` and otherwise ignored.
 
     Args:
         events_files: The ``events.jsonl`` files to read (rotated files included).
@@ -285,6 +493,9 @@ def compute_daily_report(
         lookback_hours: Length of the window, in hours (must be positive).
         profile: The deployment profile named in the report.
         now: The generation time (defaults to the current time).
+        tz: The time zone whose midnight closes ``day`` (timestamps stay UTC).
+        thresholds: The levels of the "time above threshold" figures (default: DESIGN §5).
+        progress: Called with the bytes read so far, every few thousand lines (a progress bar).
 
     Returns:
         A JSON-ready dict (see the module documentation of :mod:`trader_telemetry.report`).
@@ -294,16 +505,24 @@ def compute_daily_report(
     """
     if not (math.isfinite(lookback_hours) and lookback_hours > 0):
         raise ValueError(f"lookback_hours must be positive, got {lookback_hours!r}")
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     start = end - timedelta(hours=lookback_hours)
     generated = (now or datetime.now(UTC)).astimezone(UTC)
     stats = ReadStats()
-    tally = _Tally()
+    tally = _Tally(thresholds or Thresholds())
+    done = 0
     read: list[str] = []
     missing: list[str] = []
     for path in events_files:
         try:
-            events = read_events(path, start=start, end=end, stats=stats)
+            events = read_events(
+                path,
+                start=start,
+                end=end,
+                stats=stats,
+                progress=None if progress is None else _offset(progress, done),
+            )
+            done += path.stat().st_size
         except FileNotFoundError:
             missing.append(str(path))
             continue
@@ -312,14 +531,19 @@ def compute_daily_report(
             stats.warnings.append(f"could not read {path}: {exc.strerror or exc}")
             continue
         read.append(str(path))
-        for event in events:
-            tally.add(event)
+        tally.fold(events)
+    tally.close(min(end, generated))
     snapshot = load_metrics_snapshot(metrics_file) if metrics_file is not None else None
     report: dict[str, Any] = {
         "date": day.isoformat(),
         "profile": profile,
         "generated_at": _iso(generated),
-        "window": {"start": _iso(start), "end": _iso(end), "lookback_hours": lookback_hours},
+        "window": {
+            "start": _iso(start),
+            "end": _iso(end),
+            "lookback_hours": lookback_hours,
+            "timezone": str(tz),
+        },
         "sources": {
             "events_files": read,
             "missing": missing,
@@ -354,7 +578,8 @@ def compute_daily_report(
 
 def _sections(tally: _Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
     """The account, pnl, performance, trades, symbols, risk, operations and curve sections."""
-    tally.equity.sort(key=lambda point: point[0])  # stable: file order breaks ties
+    if not tally.equity_in_order:
+        tally.equity.sort(key=lambda point: point[0])  # stable: file order breaks ties
     path = [equity for _, equity in tally.equity]
     equity_start = path[0] if path else None
     equity_end = path[-1] if path else None
@@ -459,8 +684,10 @@ def _sections(tally: _Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
                 for duration, _, number, moment in slowest
             ],
             "stale_marks": tally.stale_marks,
+            "stale_marks_by_symbol": dict(sorted(tally.stale_by_symbol.items())),
             "ws_reconnects": tally.ws_reconnects,
             "rejections": tally.rejections,
+            "time_above": _time_above(tally, ordered),
         },
         "equity_curve": _downsample(tally.equity, MAX_CURVE_POINTS),
     }

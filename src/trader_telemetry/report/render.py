@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-__all__ = ["render_json", "render_markdown", "render_text", "sparkline"]
+__all__ = ["equity_svg", "render_json", "render_markdown", "render_text", "sparkline"]
 
 BLOCKS: Final = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH: Final = 60
@@ -60,6 +60,49 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
         return BLOCKS[len(BLOCKS) // 2 - 1] * len(values)
     scale = (len(BLOCKS) - 1) / (high - low)
     return "".join(BLOCKS[round((v - low) * scale)] for v in values)
+
+
+def equity_svg(values: list[float], *, width: int = 640, height: int = 180) -> str:
+    """The equity curve as a self-contained inline SVG line chart (no scripts, no fonts needed).
+
+    Args:
+        values: Equity points, oldest first (at least one).
+        width: Pixels.
+        height: Pixels.
+
+    Returns:
+        One ``<svg>`` element on one line, so Markdown keeps it as inline HTML.
+
+    Example:
+        >>> equity_svg([100.0, 101.0, 99.5]).startswith('<svg xmlns="http://www.w3.org/2000/svg"')
+        True
+    """
+    pad_left, pad_right, pad_top, pad_bottom = 70, 10, 10, 20
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    last = max(len(values) - 1, 1)
+    points = " ".join(
+        f"{pad_left + i * plot_w / last:.1f},{pad_top + (high - v) / span * plot_h:.1f}"
+        for i, v in enumerate(values)
+    )
+    colour = "#1a7f37" if values[-1] >= values[0] else "#cf222e"
+    bottom = pad_top + plot_h
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Equity curve">'
+        f"<title>Equity {_money(values[0])} to {_money(values[-1])}</title>"
+        f'<rect x="{pad_left}" y="{pad_top}" width="{plot_w}" height="{plot_h}" '
+        'fill="none" stroke="#d0d7de"/>'
+        f'<text x="{pad_left - 4}" y="{pad_top + 10}" font-size="11" text-anchor="end" '
+        f'font-family="sans-serif">{_money(high)}</text>'
+        f'<text x="{pad_left - 4}" y="{bottom}" font-size="11" text-anchor="end" '
+        f'font-family="sans-serif">{_money(low)}</text>'
+        f'<text x="{pad_left}" y="{height - 4}" font-size="11" font-family="sans-serif">'
+        f"{len(values)} points</text>"
+        f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>'
+        "</svg>"
+    )
 
 
 def render_json(report: dict[str, Any]) -> str:
@@ -149,10 +192,102 @@ def _summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of the tables both the text and Markdown forms show."""
+    ops, risk = report["operations"], report["risk"]
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    if report["symbols"]:
+        tables.append(
+            (
+                "Symbols",
+                ["Symbol", "Fills", "Realized", "Fees", "Win rate"],
+                [
+                    [
+                        s["symbol"],
+                        str(s["fills"]),
+                        _money(s["realized_pnl"]),
+                        _money(s["fees"]),
+                        _pct(s["win_rate"], ratio=True),
+                    ]
+                    for s in report["symbols"]
+                ],
+            )
+        )
+    if risk["circuit_breaker_trips"]:
+        tables.append(
+            (
+                "Circuit breaker trips",
+                ["Time", "Reason"],
+                [[t["timestamp"], t["reason"] or "-"] for t in risk["circuit_breaker_trips"]],
+            )
+        )
+    if ops["slowest_cycles"]:
+        tables.append(
+            (
+                "Slowest cycles",
+                ["Cycle", "Seconds", "Time"],
+                [
+                    [_plain(c["number"]), _plain(c["duration_seconds"]), c["timestamp"]]
+                    for c in ops["slowest_cycles"]
+                ],
+            )
+        )
+    if ops.get("stale_marks_by_symbol"):
+        tables.append(
+            (
+                "Stale marks by symbol",
+                ["Symbol", "Stale marks"],
+                [[symbol, str(n)] for symbol, n in ops["stale_marks_by_symbol"].items()],
+            )
+        )
+    if ops.get("time_above"):
+        tables.append(
+            (
+                "Time above thresholds",
+                ["What", "Level", "Threshold", "Times", "Seconds"],
+                [
+                    [
+                        row["what"],
+                        row["level"],
+                        _threshold(row["threshold"], row["unit"]),
+                        str(row["count"]),
+                        _plain(row["seconds"], 1),
+                    ]
+                    for row in ops["time_above"]
+                ],
+            )
+        )
+    return tables
+
+
+def _threshold(value: object, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ratio" and isinstance(value, float):
+        return f"{value * 100:g}% of limit"
+    if unit == "s" and isinstance(value, int | float):
+        return f"{value:g} s"
+    return str(value)
+
+
+def _definitions(report: dict[str, Any]) -> list[str]:
+    definitions = report["performance"]["definitions"]
+    return [
+        f"Total PnL: {report['pnl']['definition']}.",
+        f"Sharpe: {definitions['sharpe']}.",
+        f"Sortino: {definitions['sortino']}.",
+        f"Max drawdown: {definitions['max_drawdown']}.",
+    ]
+
+
 def _header(report: dict[str, Any]) -> tuple[str, str]:
     window = report["window"]
     title = f"Daily report {report['date']} (profile {report['profile']})"
-    return title, f"window {window['start']} to {window['end']}, generated {report['generated_at']}"
+    zone = window.get("timezone", "UTC")
+    return title, (
+        f"window {window['start']} to {window['end']} (day in {zone}), "
+        f"generated {report['generated_at']}"
+    )
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -174,25 +309,15 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append("")
     for section, pairs in _summary_pairs(report).items():
         lines += [section, *_rows(pairs), ""]
-    symbols = report["symbols"]
-    if symbols:
-        table = [("Symbol", "Fills", "Realized", "Fees", "Win rate")] + [
-            (
-                s["symbol"],
-                str(s["fills"]),
-                _money(s["realized_pnl"]),
-                _money(s["fees"]),
-                _pct(s["win_rate"], ratio=True),
-            )
-            for s in symbols
-        ]
-        widths = [max(len(row[i]) for row in table) for i in range(5)]
-        lines.append("Symbols")
+    for name, header, rows in _tables(report):
+        table = [header, *rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines.append(name)
         for row in table:
             cells = [row[0].ljust(widths[0])] + [
                 c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
             ]
-            lines.append("  " + "  ".join(cells))
+            lines.append(("  " + "  ".join(cells)).rstrip())
         lines.append("")
     values = _curve_values(report)
     if values:
@@ -202,7 +327,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"  min {_money(min(values))}  max {_money(max(values))}  points {len(values)}",
             "",
         ]
-    lines.append(f"Total PnL: {report['pnl']['definition']}.")
+    lines += _definitions(report)
     return "\n".join(lines) + "\n"
 
 
@@ -231,21 +356,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [f"## {section}", "", "| Figure | Value |", "| --- | ---: |"]
         lines += [f"| {_md_escape(label)} | {_md_escape(value)} |" for label, value in pairs]
         lines.append("")
-    if report["symbols"]:
+    for name, header, rows in _tables(report):
         lines += [
-            "## Symbols",
+            f"## {name}",
             "",
-            "| Symbol | Fills | Realized | Fees | Win rate |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| " + " | ".join(header) + " |",
+            "| --- |" + " ---: |" * (len(header) - 1),
         ]
-        lines += [
-            f"| {_md_escape(s['symbol'])} | {s['fills']} | {_money(s['realized_pnl'])} "
-            f"| {_money(s['fees'])} | {_pct(s['win_rate'], ratio=True)} |"
-            for s in report["symbols"]
-        ]
+        lines += ["| " + " | ".join(_md_escape(cell) for cell in row) + " |" for row in rows]
         lines.append("")
     values = _curve_values(report)
     if values:
-        lines += ["## Equity", "", f"`{sparkline(values)}`", ""]
-    lines.append(f"_Total PnL: {_md_escape(report['pnl']['definition'])}._")
+        lines += ["## Equity", "", f"`{sparkline(values)}`", "", equity_svg(values), ""]
+    for line in _definitions(report):
+        lines += [f"_{_md_escape(line)}_", ""]
+    lines.pop()
     return "\n".join(lines) + "\n"
