@@ -63,7 +63,9 @@ class OpsOptions:
         if not self.job:
             object.__setattr__(self, "job", self.namespace)
         if not _JOB_RE.match(self.job):
-            raise ConfigurationError(f"OpsOptions.job has characters a job cannot, got {self.job!r}")
+            raise ConfigurationError(
+                f"OpsOptions.job has characters a job name cannot have, got {self.job!r}"
+            )
         for target in self.targets:
             if not _TARGET_RE.match(target):
                 raise ConfigurationError(f"OpsOptions.targets: expected host:port, got {target!r}")

@@ -38,7 +38,7 @@ def dump_yaml(data: Mapping[str, Any], *, header: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any) -> str:  # noqa: PLR0911 - one return per YAML type
     if value is None:
         return "null"
     if isinstance(value, bool):
