@@ -1,0 +1,444 @@
+"""The report's running tally: everything gathered from the events in one streaming pass.
+
+A :class:`Tally` folds events in O(1) each (bar the cycle durations and the equity path, kept
+whole), and two tallies of consecutive stretches of the event stream merge into the tally of the
+whole, so the reading can be split across processes (:mod:`.parallel`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from ..config import Thresholds
+from ..events.reader import Event
+
+__all__ = ["SLOWEST_CYCLES", "Tally", "as_number", "text"]
+
+SLOWEST_CYCLES: Final = 5
+
+_FILL_TYPES: Final = frozenset({"fill", "trade"})
+_ACCOUNT_TYPES: Final = frozenset({"account", "pnl_update"})
+_STALE_TYPES: Final = frozenset({"stale_mark", "stale_mark_detected"})
+_RECONNECT_TYPES: Final = frozenset({"ws_reconnect", "websocket_reconnect"})
+
+
+def as_number(value: object) -> float | None:
+    """A finite float from ``value``, or None (bools and non-numbers are not numbers here)."""
+    if type(value) is float:  # the common case, read from our own files
+        return value if value - value == 0 else None  # NaN and inf fail x - x == 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+@dataclass
+class _SymbolTally:
+    fills: int = 0
+    realized: float = 0.0
+    fees: float = 0.0
+    wins: int = 0
+    closing: int = 0
+
+
+@dataclass
+class _Steps:
+    """Time a step function spends at or above levels (daily-loss ratio, a health status).
+
+    Each observation holds until the next one; the last holds until the report's close.
+    """
+
+    levels: tuple[float, ...]
+    seconds: list[float] = field(default_factory=list)
+    entries: list[int] = field(default_factory=list)
+    first: tuple[datetime, float] | None = None
+    last: tuple[datetime, float] | None = None
+
+    def __post_init__(self) -> None:
+        self.seconds = [0.0] * len(self.levels)
+        self.entries = [0] * len(self.levels)
+
+    def observe(self, moment: datetime, value: float) -> None:
+        before = self.last
+        if before is not None and moment < before[0]:
+            return  # out of order (interleaved files): the step function is kept as first seen
+        if self.first is None:
+            self.first = (moment, value)
+        self._hold(moment)
+        for i, level in enumerate(self.levels):
+            if value >= level and (before is None or before[1] < level):
+                self.entries[i] += 1
+        self.last = (moment, value)
+
+    def _hold(self, until: datetime) -> None:
+        if self.last is None:
+            return
+        since, value = self.last
+        held = max(0.0, (until - since).total_seconds())
+        for i, level in enumerate(self.levels):
+            if value >= level:
+                self.seconds[i] += held
+
+    def close(self, at: datetime) -> None:
+        if self.last is not None and at > self.last[0]:
+            self._hold(at)
+            self.last = (at, self.last[1])
+
+    def merge(self, later: _Steps) -> None:
+        """Append the observations of the stretch that follows this one."""
+        if later.first is None:
+            return
+        if self.last is None:
+            self.seconds, self.entries = list(later.seconds), list(later.entries)
+            self.first, self.last = later.first, later.last
+            return
+        self._hold(later.first[0])  # this stretch's last value holds until the next one's first
+        for i, level in enumerate(self.levels):
+            carried = later.first[1] >= level and self.last[1] >= level  # not a new entry
+            self.entries[i] += later.entries[i] - carried
+            self.seconds[i] += later.seconds[i]
+        self.last = later.last
+
+
+@dataclass
+class _Gaps:
+    """Time an age (since the last cycle, since the last account snapshot) spent above levels.
+
+    Between two events ``gap`` seconds apart the age climbs from 0 to ``gap``, so it is above a
+    level ``L`` for ``gap - L`` seconds; the last event's age runs on to the report's close.
+    """
+
+    levels: tuple[float, ...]
+    seconds: list[float] = field(default_factory=list)
+    entries: list[int] = field(default_factory=list)
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.seconds = [0.0] * len(self.levels)
+        self.entries = [0] * len(self.levels)
+
+    def observe(self, moment: datetime) -> None:
+        last = self.last
+        if last is None or moment > last:
+            if last is not None:
+                self._gap((moment - last).total_seconds())
+            else:
+                self.first = moment
+            self.last = moment
+
+    def _gap(self, gap: float) -> None:
+        if gap > self.levels[0]:  # levels ascend: most gaps stop here
+            for i, level in enumerate(self.levels):
+                if gap > level:
+                    self.seconds[i] += gap - level
+                    self.entries[i] += 1
+
+    def close(self, at: datetime) -> None:
+        if self.last is not None and at > self.last:
+            self._gap((at - self.last).total_seconds())
+            self.last = at
+
+    def merge(self, later: _Gaps) -> None:
+        """Append the events of the stretch that follows this one."""
+        if later.first is None or later.last is None:
+            return
+        if self.last is None:
+            self.seconds, self.entries = list(later.seconds), list(later.entries)
+            self.first, self.last = later.first, later.last
+            return
+        if later.first > self.last:
+            self._gap((later.first - self.last).total_seconds())
+        for i in range(len(self.levels)):
+            self.seconds[i] += later.seconds[i]
+            self.entries[i] += later.entries[i]
+        self.last = max(self.last, later.last)
+
+
+_STATUS_RANK: Final = {"healthy": 0.0, "unknown": 0.0, "degraded": 1.0, "unhealthy": 2.0}
+
+
+@dataclass
+class Tally:
+    """Everything gathered while streaming; O(1) per event bar durations and equity path."""
+
+    thresholds: Thresholds
+    fills: int = 0
+    realized: float = 0.0
+    fees: float = 0.0
+    wins: int = 0
+    losses: int = 0
+    gross_win: float = 0.0
+    gross_loss: float = 0.0
+    largest_win: float | None = None
+    largest_loss: float | None = None
+    symbols: dict[str, _SymbolTally] = field(default_factory=dict)
+    equity: list[tuple[datetime, float]] = field(default_factory=list)
+    equity_in_order: bool = True
+    first_funding: tuple[datetime, float] | None = None
+    last_funding: tuple[datetime, float] | None = None
+    last_unrealized: tuple[datetime, float] | None = None
+    funding_payments: float = 0.0
+    guards: Counter[str] = field(default_factory=Counter)
+    trips: list[tuple[datetime, str | None]] = field(default_factory=list)
+    daily_loss: tuple[float, float | None] | None = None
+    cycles: int = 0
+    errors: int = 0
+    errors_by_type: Counter[str] = field(default_factory=Counter)
+    durations: list[float] = field(default_factory=list)
+    slowest: list[tuple[float, int, int | None, datetime]] = field(default_factory=list)
+    stale_marks: int = 0
+    stale_by_symbol: Counter[str] = field(default_factory=Counter)
+    ws_reconnects: int = 0
+    rejections: int = 0
+    events: int = 0
+    heartbeat: _Gaps = field(init=False)
+    account_age: _Gaps = field(init=False)
+    loss_ratio: _Steps = field(init=False)
+    health: dict[str, _Steps] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t = self.thresholds
+        self.heartbeat = _Gaps((t.heartbeat_warning_seconds, t.heartbeat_critical_seconds))
+        self.account_age = _Gaps((t.account_age_warning_seconds, t.account_age_critical_seconds))
+        self.loss_ratio = _Steps((t.daily_loss_warning_ratio, t.daily_loss_critical_ratio))
+
+    def fold(self, events: Iterable[Event]) -> None:
+        """Fold a stream of events into the tally (the report's inner loop: kept flat)."""
+        fill_types, account_types = _FILL_TYPES, _ACCOUNT_TYPES
+        cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
+        count = 0
+        for event in events:
+            count += 1
+            kind = event.event_type
+            if kind == "cycle":
+                cycle(event.timestamp, event.fields)
+            elif kind in fill_types:
+                fill(event.fields)
+            elif kind in account_types:
+                account(event.timestamp, event.fields)
+            elif kind != "order":
+                other(kind, event)
+        self.events += count
+
+    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
+        fields = event.fields
+        if kind == "funding_payment":
+            self.funding_payments += as_number(fields.get("amount")) or 0.0
+        elif kind == "guard_triggered":
+            self.guards[str(fields.get("guard") or "unknown")] += 1
+        elif kind == "circuit_breaker":
+            if fields.get("triggered") is True:
+                self.trips.append((event.timestamp, text(fields.get("reason"))))
+        elif kind == "circuit_breaker_triggered":
+            self.trips.append((event.timestamp, text(fields.get("reason"))))
+        elif kind == "daily_loss":
+            loss = as_number(fields.get("loss"))
+            limit = as_number(fields.get("limit"))
+            if loss is not None and (self.daily_loss is None or loss > self.daily_loss[0]):
+                self.daily_loss = (loss, limit)
+            if loss is not None and limit is not None and limit > 0:
+                self.loss_ratio.observe(event.timestamp, loss / limit)
+        elif kind in _STALE_TYPES:
+            self.stale_marks += 1
+            self.stale_by_symbol[str(fields.get("symbol") or "unknown")] += 1
+        elif kind in _RECONNECT_TYPES:
+            self.ws_reconnects += 1
+        elif kind == "rejection":
+            self.rejections += 1
+        elif kind == "health":
+            check, status = fields.get("check"), fields.get("status")
+            if isinstance(check, str) and status in _STATUS_RANK:
+                steps = self.health.get(check)
+                if steps is None:
+                    steps = self.health[check] = _Steps((1.0, 2.0))
+                steps.observe(event.timestamp, _STATUS_RANK[status])
+
+    def _fill(self, fields: dict[str, Any]) -> None:
+        realized = fields.get("realized_pnl")
+        if realized.__class__ is not float or realized - realized != 0:
+            realized = as_number(realized)
+            if realized is None:
+                realized = as_number(fields.get("pnl")) or 0.0
+        fee = fields.get("fee")
+        if fee.__class__ is not float or fee - fee != 0:
+            fee = as_number(fee) or 0.0
+        symbol = fields.get("symbol")
+        if symbol.__class__ is not str or not symbol:
+            symbol = str(symbol or "unknown")
+        per = self.symbols.get(symbol)
+        if per is None:
+            per = self.symbols[symbol] = _SymbolTally()
+        self.fills += 1
+        self.realized += realized
+        self.fees += fee
+        per.fills += 1
+        per.realized += realized
+        per.fees += fee
+        if realized > 0:
+            self.wins += 1
+            self.gross_win += realized
+            per.wins += 1
+            per.closing += 1
+            if self.largest_win is None or realized > self.largest_win:
+                self.largest_win = realized
+        elif realized < 0:
+            self.losses += 1
+            self.gross_loss -= realized
+            per.closing += 1
+            if self.largest_loss is None or realized < self.largest_loss:
+                self.largest_loss = realized
+
+    def _account(self, moment: datetime, fields: dict[str, Any]) -> None:
+        age = self.account_age
+        if age.last is None or moment > age.last:
+            age.observe(moment)
+        equity = fields.get("equity")
+        if equity.__class__ is not float or equity - equity != 0:
+            equity = as_number(equity)
+        if equity is not None:
+            if self.equity_in_order and self.equity and moment < self.equity[-1][0]:
+                self.equity_in_order = False
+            self.equity.append((moment, equity))
+        funding = fields.get("funding_pnl")
+        if funding is not None:
+            funding = as_number(funding)
+        if funding is not None:
+            if self.first_funding is None or moment < self.first_funding[0]:
+                self.first_funding = (moment, funding)
+            if self.last_funding is None or moment >= self.last_funding[0]:
+                self.last_funding = (moment, funding)
+        unrealized = fields.get("unrealized_pnl")
+        if unrealized is not None:
+            unrealized = as_number(unrealized)
+        if unrealized is not None and (
+            self.last_unrealized is None or moment >= self.last_unrealized[0]
+        ):
+            self.last_unrealized = (moment, unrealized)
+
+    def _cycle(self, moment: datetime, fields: dict[str, Any]) -> None:
+        self.cycles += 1
+        beat = self.heartbeat
+        if beat.last is None or moment > beat.last:
+            beat.observe(moment)
+        outcome = fields.get("outcome")
+        if outcome is not None and outcome != "ok":
+            self.errors += 1
+            self.errors_by_type[str(fields.get("error_type") or outcome)] += 1
+        duration = fields.get("duration_seconds")
+        if duration.__class__ is not float or duration - duration != 0:
+            duration = as_number(duration)
+            if duration is None:
+                return
+        self.durations.append(duration)
+        slowest = self.slowest
+        if len(slowest) < SLOWEST_CYCLES or duration > slowest[0][0]:
+            number = fields.get("number")
+            entry = (duration, -self.cycles, number if isinstance(number, int) else None, moment)
+            if len(slowest) < SLOWEST_CYCLES:
+                heapq.heappush(slowest, entry)
+            else:
+                heapq.heapreplace(slowest, entry)
+
+    def close(self, at: datetime) -> None:
+        """End every step function and age at ``at`` (the window's end, or now if earlier)."""
+        self.heartbeat.close(at)
+        self.account_age.close(at)
+        self.loss_ratio.close(at)
+        for steps in self.health.values():
+            steps.close(at)
+
+    def merge(self, later: Tally) -> None:  # noqa: PLR0915 - one line per field
+        """Fold in the tally of the stretch of events that follows this one.
+
+        The result equals one tally over both stretches whenever timestamps do not go back
+        across the seam (our writer's files never do).
+        """
+        self.fills += later.fills
+        self.realized += later.realized
+        self.fees += later.fees
+        self.wins += later.wins
+        self.losses += later.losses
+        self.gross_win += later.gross_win
+        self.gross_loss += later.gross_loss
+        if later.largest_win is not None and (
+            self.largest_win is None or later.largest_win > self.largest_win
+        ):
+            self.largest_win = later.largest_win
+        if later.largest_loss is not None and (
+            self.largest_loss is None or later.largest_loss < self.largest_loss
+        ):
+            self.largest_loss = later.largest_loss
+        for symbol, theirs in later.symbols.items():
+            ours = self.symbols.get(symbol)
+            if ours is None:
+                self.symbols[symbol] = theirs
+                continue
+            ours.fills += theirs.fills
+            ours.realized += theirs.realized
+            ours.fees += theirs.fees
+            ours.wins += theirs.wins
+            ours.closing += theirs.closing
+        if later.equity:
+            self.equity_in_order = (
+                self.equity_in_order
+                and later.equity_in_order
+                and (not self.equity or later.equity[0][0] >= self.equity[-1][0])
+            )
+            self.equity.extend(later.equity)
+        if later.first_funding is not None and (
+            self.first_funding is None or later.first_funding[0] < self.first_funding[0]
+        ):
+            self.first_funding = later.first_funding
+        if later.last_funding is not None and (
+            self.last_funding is None or later.last_funding[0] >= self.last_funding[0]
+        ):
+            self.last_funding = later.last_funding
+        if later.last_unrealized is not None and (
+            self.last_unrealized is None or later.last_unrealized[0] >= self.last_unrealized[0]
+        ):
+            self.last_unrealized = later.last_unrealized
+        self.funding_payments += later.funding_payments
+        self.guards.update(later.guards)
+        self.trips.extend(later.trips)
+        if later.daily_loss is not None and (
+            self.daily_loss is None or later.daily_loss[0] > self.daily_loss[0]
+        ):
+            self.daily_loss = later.daily_loss
+        # Slowest cycles: their tie-break is the cycle's place in the whole stream.
+        shifted = [(d, index - self.cycles, n, m) for d, index, n, m in later.slowest]
+        self.slowest = heapq.nlargest(SLOWEST_CYCLES, self.slowest + shifted)
+        heapq.heapify(self.slowest)
+        self.cycles += later.cycles
+        self.errors += later.errors
+        self.errors_by_type.update(later.errors_by_type)
+        self.durations.extend(later.durations)
+        self.stale_marks += later.stale_marks
+        self.stale_by_symbol.update(later.stale_by_symbol)
+        self.ws_reconnects += later.ws_reconnects
+        self.rejections += later.rejections
+        self.events += later.events
+        self.heartbeat.merge(later.heartbeat)
+        self.account_age.merge(later.account_age)
+        self.loss_ratio.merge(later.loss_ratio)
+        for check, steps in later.health.items():
+            if check in self.health:
+                self.health[check].merge(steps)
+            else:
+                self.health[check] = steps
+
+
+def text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

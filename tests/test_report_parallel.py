@@ -1,0 +1,110 @@
+"""Reading on several processes gives the very report that reading in one does."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import trader_telemetry as tt
+from trader_telemetry.cli.demo import run_demo
+from trader_telemetry.report import compute_daily_report
+from trader_telemetry.report import parallel as parallel_module
+from trader_telemetry.report.parallel import plan_chunks
+
+DAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+FIXTURE = Path(__file__).parent / "fixtures" / "report" / "events.jsonl"
+
+
+@pytest.fixture(scope="module")
+def demo_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo day with a few corrupt lines and a torn last line mixed in."""
+    directory = tmp_path_factory.mktemp("demo")
+    clock = tt.ManualClock(wall=datetime(2026, 11, 25, tzinfo=UTC).timestamp() + 1.0)
+    telemetry = tt.Telemetry(serve=False, clock=clock, data_dir=str(directory))
+    run_demo(telemetry, cycles=300, interval=2.0, seed=5, sleep=clock.advance)
+    telemetry.event("health", check="market_data", status="degraded", previous="healthy")
+    telemetry.shutdown()
+    path = directory / "events.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    rng = random.Random(1)
+    for at in sorted(rng.sample(range(len(lines)), 5), reverse=True):
+        lines.insert(at, "{not json\n")
+    path.write_text("".join(lines) + '{"timestamp": "2026-11-25T23:', encoding="utf-8")
+    return path
+
+
+def report(files: list[Path], workers: int) -> dict[str, Any]:
+    return compute_daily_report(
+        events_files=files, metrics_file=None, day=DAY, now=NOW, workers=workers,
+        parallel_min_bytes=0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_equals_serial_on_a_demo_day(demo_events: Path, workers: int) -> None:
+    chunks = plan_chunks([demo_events], workers, 0)
+    assert chunks is not None
+    assert len(chunks) == workers
+    serial, split = report([demo_events], 1), report([demo_events], workers)
+    assert split == serial
+    assert serial["sources"]["skipped"]["corrupt"] == 5
+    assert serial["sources"]["skipped"]["truncated_last_line"] == 1
+    assert serial["operations"]["cycles"] == 300
+
+
+def test_parallel_equals_serial_across_rotated_files(demo_events: Path, tmp_path: Path) -> None:
+    """The demo day rotated into two files (a missing one named between them)."""
+    lines = demo_events.read_bytes().splitlines(keepends=True)
+    old, new = tmp_path / "events.jsonl.1", tmp_path / "events.jsonl"
+    old.write_bytes(b"".join(lines[: len(lines) // 3]))
+    new.write_bytes(b"".join(lines[len(lines) // 3 :]))
+    files = [old, tmp_path / "missing.jsonl", new]
+    serial, split = report(files, 1), report(files, 3)
+    assert split == serial
+    assert split["sources"]["missing"] == [str(tmp_path / "missing.jsonl")]
+    assert split["sources"]["events_files"] == [str(old), str(new)]
+
+
+def test_parallel_equals_serial_on_the_hand_checked_day() -> None:
+    assert report([FIXTURE], 2) == report([FIXTURE], 1)
+
+
+def test_chunks_start_at_line_starts(demo_events: Path) -> None:
+    chunks = plan_chunks([demo_events], 4, 0)
+    assert chunks is not None
+    data = demo_events.read_bytes()
+    for chunk in chunks[1:]:
+        assert data[chunk.start - 1 : chunk.start] == b"\n"
+    assert [c.end for c in chunks[:-1]] == [c.start for c in chunks[1:]]
+    assert chunks[-1].end is None
+    assert plan_chunks([demo_events], 1, 0) is None
+    assert plan_chunks([demo_events], 2, demo_events.stat().st_size + 1) is None
+
+
+def test_no_worker_processes_falls_back_in_process(
+    demo_events: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(parallel_module, "ProcessPoolExecutor", refuse)
+    assert report([demo_events], 2) == report([demo_events], 1)
+    assert "reading in-process" in caplog.text
+
+
+def test_warning_line_numbers_are_the_files(demo_events: Path) -> None:
+    """A corrupt line found by a later worker is still named by its line in the file."""
+    numbers = [
+        i for i, line in enumerate(demo_events.read_bytes().splitlines(), 1) if line == b"{not json"
+    ]
+    for workers in (1, 2, 3):
+        warnings = report([demo_events], workers)["sources"]["warnings"]
+        corrupt = [w for w in warnings if w.startswith("corrupt")]
+        assert corrupt == [f"corrupt lines skipped (first at line {numbers[0]} of events.jsonl)"]
+    assert json.loads(json.dumps(report([demo_events], 2)))  # JSON-ready
