@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import trader_telemetry as tt
 from tests.conftest import value
@@ -203,3 +204,29 @@ def test_sigkill_mid_write_leaves_a_parseable_snapshot_and_whole_lines(tmp_path:
     assert len(whole) > 100
     for line in whole:
         json.loads(line)
+
+
+def test_transform_runs_off_the_bots_call_and_a_failure_drops_the_event(tmp_path: Path) -> None:
+    seen: list[str] = []
+    drops: list[tuple[str, int]] = []
+
+    def redact(fields: dict[str, Any]) -> dict[str, Any]:
+        seen.append(str(fields))
+        if "boom" in fields:
+            raise ValueError("cannot redact")
+        return {k: ("[REDACTED]" if k == "token" else v) for k, v in fields.items()}
+
+    log = EventLog(
+        tmp_path, wall_time=lambda: 1.0e9, transform=redact, interval=60.0,
+        on_drop=lambda reason, n: drops.append((reason, n)),
+    )  # fmt: skip
+    log.emit("login", {"user": "alice", "token": "abc123"})
+    log.emit("odd", {"boom": 1})
+    assert seen == []  # emit() only queued: the transform waits for the writer's round
+    log.close()
+    text = log.path().read_text()
+    assert '"token":"[REDACTED]"' in text
+    assert "abc123" not in text
+    assert '"event_type":"odd"' not in text
+    assert drops == [("transform_error", 1)]
+    assert len(seen) == 2

@@ -61,6 +61,8 @@ class EventLog:
         max_bytes: Past this size the file moves to ``.1`` (one old file kept) and a new one
             starts; None for no cap.
         interval: Seconds between writer rounds.
+        transform: Applied to each event's fields on the writer thread before encoding (the
+            redaction of secrets), so the bot's call stays a queue append.
 
     Example:
         >>> import tempfile, time
@@ -82,8 +84,10 @@ class EventLog:
         rotate_daily: bool = False,
         max_bytes: int | None = None,
         interval: float = 0.2,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self._transform = transform
         self._wall_time = wall_time
         self._on_drop = on_drop or (lambda reason, count: None)
         self._on_error = on_error or (lambda reason: None)
@@ -137,8 +141,15 @@ class EventLog:
                 batches.setdefault(self.path(), []).extend(self._retry)
                 self._retry = []
             queue = self._queue
+            transform = self._transform
             for _ in range(len(queue)):
                 when, event_type, fields = queue.popleft()
+                if transform is not None:
+                    try:
+                        fields = transform(fields)
+                    except Exception:  # noqa: BLE001 - a secret may be in it: never write it raw
+                        self._on_drop("transform_error", 1)
+                        continue
                 batches.setdefault(self.path(when), []).append(
                     self._encode(when, event_type, fields)
                 )
