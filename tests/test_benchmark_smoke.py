@@ -45,3 +45,25 @@ def test_scrape_benchmark_runs_all_three_implementations(tmp_path: Path) -> None
     for name in ("prometheus_client", "native", "upstream OTel"):
         assert f"| {name} |" in result.stdout
     assert out.exists()
+
+
+def test_file_exporter_benchmark_runs_and_reads_only_new_bytes(tmp_path: Path) -> None:
+    out = tmp_path / "file_exporter.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "file_exporter.py"),
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "summary:" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["bytes_read_per_scrape"] == figures["bytes_appended_per_scrape"]
+    assert len(figures["scrape_seconds"]) == 10

@@ -27,6 +27,7 @@ def test_all_is_pinned() -> None:
         "Phase",
         "PortInUseError",
         "PrometheusReader",
+        "ServerLimits",
         "StaleFillsHealthCheck",
         "StaleMarksHealthCheck",
         "SystemClock",

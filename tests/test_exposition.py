@@ -122,7 +122,7 @@ def test_unknown_path_and_methods(served: tt.Telemetry) -> None:
     request = urllib.request.Request(base + "/metrics", method="POST", data=b"x")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=5)
-    assert info.value.code == 501
+    assert info.value.code == 405
     info.value.close()
     head = urllib.request.Request(base + "/metrics", method="HEAD")
     with urllib.request.urlopen(head, timeout=5) as response:

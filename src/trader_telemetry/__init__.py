@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .catalogue import CATALOGUE, MetricKind, MetricSpec
 from .clock import Clock, ManualClock, SystemClock
-from .config import TelemetryConfig, Thresholds
+from .config import ServerLimits, TelemetryConfig, Thresholds
 from .cycle import Cycle, CycleTimer, Phase, current_cycle
 from .default import (
     configure,
@@ -62,6 +62,7 @@ __all__ = [
     "Phase",
     "PortInUseError",
     "PrometheusReader",
+    "ServerLimits",
     "StaleFillsHealthCheck",
     "StaleMarksHealthCheck",
     "SystemClock",

@@ -234,6 +234,13 @@ def specs_of(component: Component) -> Iterator[MetricSpec]:
     return (spec for spec in CATALOGUE if spec.component is component)
 
 
+_WHEN: dict[Component, str] = {
+    Component.EVENTS: " *(with `data_dir` set)*",
+    Component.TRACING: " *(with tracing on)*",
+    Component.EXPORTER: " *(from `trader-telemetry serve`)*",
+}
+
+
 def as_markdown() -> str:
     """The catalogue as a Markdown table (README.md and docs/metrics.md embed it; a test keeps
     them equal).
@@ -244,8 +251,7 @@ def as_markdown() -> str:
     """
     lines = ["| name | type | labels | meaning |", "|---|---|---|---|"]
     for spec in CATALOGUE:
-        landed = spec.component in (Component.CORE, Component.HEALTH)
-        note = "" if landed else f" *(with the {spec.component} feature)*"
+        note = _WHEN.get(spec.component, "")
         lines.append(
             f"| `{{ns}}_{spec.name}` | {spec.kind} | {', '.join(spec.labels)} | {spec.help}{note} |"
         )

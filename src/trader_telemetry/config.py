@@ -16,8 +16,9 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
 from .readers import READERS
+from .redaction import DEFAULT_REDACT_KEYS
 
-__all__ = ["READERS", "TelemetryConfig", "Thresholds"]
+__all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds"]
 
 
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -97,6 +98,44 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """How much the metrics endpoint accepts from one client (docs/security.md).
+
+    Args:
+        read_timeout_seconds: A connection must deliver its whole request head (and finish the
+            TLS handshake) within this many seconds, or it is closed: a slow-loris client cannot
+            pin a thread. Also the idle limit of a kept-alive connection and each write's limit.
+        max_connections: Connections served at once; the next one is answered 503 and closed
+            (plain HTTP) or just closed (TLS).
+        max_request_line_bytes: Longest request line (``GET /metrics HTTP/1.1``); longer: 414.
+        max_header_bytes: All header lines together; more: 431.
+        max_headers: Header lines; more: 431.
+
+    Example:
+        >>> ServerLimits(read_timeout_seconds=2.0).max_connections
+        128
+    """
+
+    read_timeout_seconds: float = 10.0
+    max_connections: int = 128
+    max_request_line_bytes: int = 8192
+    max_header_bytes: int = 16384
+    max_headers: int = 64
+
+    def __post_init__(self) -> None:
+        _positive("ServerLimits", "read_timeout_seconds", self.read_timeout_seconds)
+        for name in (
+            "max_connections",
+            "max_request_line_bytes",
+            "max_header_bytes",
+            "max_headers",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail("ServerLimits", name, "an integer >= 1", value)
+
+
+@dataclass(frozen=True, slots=True)
 class TelemetryConfig:
     """Everything :func:`trader_telemetry.configure` needs, validated when built.
 
@@ -124,6 +163,14 @@ class TelemetryConfig:
         events_rotate_daily: ``events-YYYY-MM-DD.jsonl`` per UTC day instead of one file.
         events_max_bytes: Past this size the events file moves to ``.1``; None: no cap.
         metrics_file_interval_seconds: How often ``metrics.json`` is rewritten.
+        web_config: Path of a Prometheus exporter-toolkit web config file (TLS, basic auth;
+            see docs/security.md); None serves plain HTTP without authentication.
+        health_without_auth: Leave ``/health`` open (no basic auth) for probes that cannot
+            send credentials; every other route still asks for them.
+        redact_keys: Key names whose values never reach labels, events or logs (see
+            :mod:`trader_telemetry.redaction`); empty turns redaction off.
+        server_limits: Request size, header count, read timeout and connection cap of the
+            endpoint.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -146,11 +193,15 @@ class TelemetryConfig:
     health_cache_seconds: float = 1.0
     health_check_timeout_seconds: float = 5.0
     health_startup_grace_seconds: float | None = None
-    data_dir: str | None = None
+    data_dir: str | os.PathLike[str] | None = None
     events_queue_size: int = 10_000
     events_rotate_daily: bool = False
     events_max_bytes: int | None = None
     metrics_file_interval_seconds: float = 10.0
+    web_config: str | None = None
+    health_without_auth: bool = False
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    server_limits: ServerLimits = field(default_factory=ServerLimits)
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -192,8 +243,27 @@ class TelemetryConfig:
         _positive(owner, "warning_interval_seconds", self.warning_interval_seconds)
         self._check_health_fields(owner)
         self._check_file_fields(owner)
+        self._check_security_fields(owner)
+
+    def _check_security_fields(self, owner: str) -> None:
+        web: object = self.web_config  # checked as object: callers may pass anything
+        if isinstance(web, os.PathLike):
+            object.__setattr__(self, "web_config", os.fspath(web))
+        elif web is not None and (not isinstance(web, str) or not web.strip()):
+            raise _fail(owner, "web_config", "a file path or None", web)
+        if not isinstance(self.health_without_auth, bool):
+            raise _fail(owner, "health_without_auth", "a bool", self.health_without_auth)
+        keys: object = self.redact_keys
+        if isinstance(keys, list):
+            object.__setattr__(self, "redact_keys", keys := tuple(keys))
+        if not isinstance(keys, tuple) or not all(isinstance(k, str) and k.strip() for k in keys):
+            raise _fail(owner, "redact_keys", "a tuple of non-empty key names", keys)
+        if not isinstance(self.server_limits, ServerLimits):
+            raise _fail(owner, "server_limits", "a ServerLimits instance", self.server_limits)
 
     def _check_file_fields(self, owner: str) -> None:
+        if isinstance(self.data_dir, os.PathLike):  # a pathlib.Path is as good as its str
+            object.__setattr__(self, "data_dir", os.fspath(self.data_dir))
         if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
             raise _fail(owner, "data_dir", "a directory path or None", self.data_dir)
         for name in ("events_queue_size", "events_max_bytes"):
@@ -258,7 +328,7 @@ class TelemetryConfig:
                 f"environment variable {var} must be a {kind.__name__}, got {raw!r}"
             )
 
-        for name in ("namespace", "profile", "reader", "data_dir"):
+        for name in ("namespace", "profile", "reader", "data_dir", "web_config"):
             if (raw := text(name)) is not None:
                 values[name] = raw
         if (raw := text("host", "OTEL_EXPORTER_PROMETHEUS_HOST")) is not None:
@@ -267,7 +337,7 @@ class TelemetryConfig:
             values["port"] = convert("port", raw, int)
         if (raw := text("max_label_values")) is not None:
             values["max_label_values"] = convert("max_label_values", raw, int)
-        for name in ("serve", "target_info", "scope_labels"):
+        for name in ("serve", "target_info", "scope_labels", "health_without_auth"):
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)
         if (raw := text("expected_cycle_interval_seconds")) is not None:
@@ -276,5 +346,14 @@ class TelemetryConfig:
                     "expected_cycle_interval_seconds", raw, float
                 )
             )
+        if (raw := text("redact_keys")) is not None:
+            values["redact_keys"] = tuple(k.strip() for k in raw.split(",") if k.strip())
+        limits: dict[str, Any] = {}
+        if (raw := text("http_read_timeout_seconds")) is not None:
+            limits["read_timeout_seconds"] = convert("http_read_timeout_seconds", raw, float)
+        if (raw := text("http_max_connections")) is not None:
+            limits["max_connections"] = convert("http_max_connections", raw, int)
+        if limits:
+            values["server_limits"] = ServerLimits(**limits)
         values.update(overrides)
         return cls(**values)

@@ -10,7 +10,7 @@ most of a scrape's cost) while the values and names stay the same.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,7 +21,14 @@ from .clock import Clock
 from .selfmonitor import SelfMonitor
 from .state import RecordedState
 
-__all__ = ["DirectFamily", "Instruments", "ScrapeTimeMetrics", "create_instruments"]
+__all__ = [
+    "DirectFamily",
+    "Instruments",
+    "Producer",
+    "ScrapeTimeMetrics",
+    "create_instruments",
+    "register_observables",
+]
 
 #: One series: its label values (in the spec's label order) and its value.
 Sample = tuple[tuple[str, ...], float]
@@ -135,14 +142,18 @@ class ScrapeTimeMetrics:
     """
 
     def __init__(
-        self, namespace: str, monitor: SelfMonitor, producers: dict[str, Producer]
+        self,
+        namespace: str,
+        monitor: SelfMonitor,
+        producers: Mapping[str, Producer],
+        components: tuple[Component, ...] = _SCRAPE_TIME_COMPONENTS,
     ) -> None:
         self._namespace = namespace
         self._monitor = monitor
         self._specs = [
             (spec, producers[spec.name])
             for spec in CATALOGUE
-            if spec.component in _SCRAPE_TIME_COMPONENTS and spec.observable
+            if spec.component in components and spec.observable
         ]
         self._local = threading.local()
 
@@ -241,3 +252,19 @@ def create_instruments(
         order_latency=histograms["order_latency_seconds"],
         scrape_time=scrape_time,
     )
+
+
+def register_observables(
+    meter: Meter,
+    component: Component,
+    *,
+    namespace: str,
+    monitor: SelfMonitor,
+    producers: Mapping[str, Producer],
+) -> ScrapeTimeMetrics:
+    """Create the observable instruments of one catalogue component outside the core (the file
+    exporter's rows); ``producers`` maps each row's name to its value function. Their values
+    go through OTel's callbacks for every reader."""
+    metrics = ScrapeTimeMetrics(namespace, monitor, producers, components=(component,))
+    metrics.register(meter)
+    return metrics

@@ -7,6 +7,7 @@ counted), internal faults are logged and counted in ``{ns}_telemetry_errors_tota
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -16,23 +17,28 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
 from .cardinality import LabelLimiter
+from .catalogue import Component
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
 from .events import EventLog, MetricsFile
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
+from .exposition.webconfig import WebConfig, load_web_config
 from .fetchers import decorate_fetcher, extract_account
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
 from .health.sources import builtin_checks
-from .pipeline import MetricPipeline
+from .instruments import Producer, register_observables
+from .pipeline import METER_NAME, MetricPipeline
 from .readers import Exposition
+from .redaction import RedactingLabelLimiter, Redactor, install_log_redaction
 from .selfmonitor import SelfMonitor
 from .state import AccountSnapshot, RecordedState
 from .tracing import CycleTracing, TracingConfig
 from .validation import ValueChecker
+from .version import __version__
 
 __all__ = ["Telemetry"]
 
@@ -60,6 +66,9 @@ class Telemetry:
         >>> telemetry.shutdown()
     """
 
+    #: Called before each scrape renders (see :meth:`add_refresh_hook`); replaced whole.
+    _refresh_hooks: tuple[Callable[[], None], ...] = ()
+
     def __init__(
         self,
         config: TelemetryConfig | None = None,
@@ -73,6 +82,13 @@ class Telemetry:
         if overrides:
             cfg = cfg.with_changes(**overrides)
         self.config = cfg
+        # Security first: a bad web config fails here, before any thread starts.
+        web_config: WebConfig | None = None
+        if cfg.serve and cfg.web_config is not None:
+            web_config = load_web_config(cfg.web_config)
+        #: Scrubs secrets from label values, event fields and the library's logs.
+        self._redactor = Redactor(cfg.redact_keys)
+        install_log_redaction(cfg.redact_keys)
         self.clock = cfg.clock
         self._monotonic = cfg.clock.monotonic
         self._monitor = SelfMonitor(cfg.clock.monotonic, cfg.warning_interval_seconds)
@@ -124,6 +140,8 @@ class Telemetry:
                 queue_size=cfg.events_queue_size,
                 rotate_daily=cfg.events_rotate_daily,
                 max_bytes=cfg.events_max_bytes,
+                # Secrets are scrubbed on the writer thread: the bot's call stays an append.
+                transform=self._redactor.fields if self._redactor.enabled else None,
             )
             self._metrics_file = MetricsFile(
                 Path(cfg.data_dir) / "metrics.json",
@@ -146,7 +164,14 @@ class Telemetry:
         self._server: MetricsServer | None = None
         if cfg.serve:
             try:
-                self._server = MetricsServer(self, cfg.host, cfg.port)
+                self._server = MetricsServer(
+                    self,
+                    cfg.host,
+                    cfg.port,
+                    web_config=web_config,
+                    limits=cfg.server_limits,
+                    health_without_auth=cfg.health_without_auth,
+                )
             except BaseException:
                 self._pipeline.release(1.0)
                 raise
@@ -185,10 +210,12 @@ class Telemetry:
 
     def render_metrics(self, accept: str | None = None) -> Exposition:
         """Collect and render ``/metrics`` now (text, or OpenMetrics when ``accept`` asks)."""
+        self._run_refresh_hooks()
         return self.reader.render(accept)
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics.json`` document (DESIGN §6) as a dict."""
+        self._run_refresh_hooks()
         document = build_snapshot(self._state, self.config, self._monitor, self.clock)
         report = self._health.report()[0]
         document["health"] = {
@@ -213,7 +240,9 @@ class Telemetry:
     def health_response(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON document) of ``GET /health``: 200 for healthy and degraded, 503
         for unhealthy, and for unknown once the start-up grace is over."""
-        return self._health.http_response(self.config.namespace, self.config.profile)
+        self._run_refresh_hooks()
+        code, document = self._health.http_response(self.config.namespace, self.config.profile)
+        return code, self._redactor.fields(document)  # check messages may quote a secret
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the endpoint and release the reader; idempotent, returns within ``timeout``
@@ -410,11 +439,12 @@ class Telemetry:
         self._count1("stale_marks_total", "symbol", self._state.stale_marks, symbol)
         self._emit("stale_mark", {"symbol": symbol})
 
-    def record_ws_reconnect(self, stream: str = "default") -> None:
-        """A websocket stream reconnected (counted per stream)."""
+    def record_ws_reconnect(self, stream: str = "default", *, at: float | None = None) -> None:
+        """A websocket stream reconnected (counted per stream); ``at``: when, in epoch seconds,
+        for a reconnect replayed from a file (default now)."""
         self._count1("websocket_reconnects_total", "stream", self._state.ws_reconnects, stream)
         try:
-            self._state.ws_reconnect_times.append(self._monotonic())
+            self._state.ws_reconnect_times.append(self._monotonic_at(at))
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_ws_reconnect", exc)
         self._emit("ws_reconnect", {"stream": stream})
@@ -428,9 +458,12 @@ class Telemetry:
         unrealized_pnl: float | None = None,
         funding_pnl: float | None = None,
         total_pnl: float | None = None,
+        at: float | None = None,
     ) -> None:
         """An account snapshot. Omitted fields keep their value; a NaN/inf field is rejected and
         its previous value kept. ``total_pnl`` defaults to realized + unrealized + funding.
+        ``at``: when the snapshot was taken, in epoch seconds (default now; the file exporter
+        passes the file's time so the account age stays true).
 
         Example:
             >>> t = Telemetry(serve=False)
@@ -463,8 +496,8 @@ class Telemetry:
                     unrealized_pnl=accepted.get("unrealized_pnl", old.unrealized_pnl),
                     funding_pnl=accepted.get("funding_pnl", old.funding_pnl),
                     total_pnl=accepted.get("total_pnl", old.total_pnl),
-                    recorded_monotonic=self._monotonic(),
-                    recorded_wall=self.clock.time(),
+                    recorded_monotonic=self._monotonic() if at is None else self._monotonic_at(at),
+                    recorded_wall=self.clock.time() if at is None else at,
                 )
                 total = state.account.total
             self._emit("account", {**accepted, "total_pnl": total})
@@ -617,13 +650,110 @@ class Telemetry:
         iterable of symbols) is recorded as marks and returned unchanged."""
         return decorate_fetcher(func, self.record_marks, self._monitor)
 
+    # ------------------------------------------------------------------ sources outside the bot
+    def add_refresh_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` before each ``/metrics``, ``/metrics.json`` and ``/health`` answer.
+
+        For state brought up to date lazily, such as the file exporter reading the bot's files.
+        A hook that raises is counted in ``{ns}_telemetry_errors_total``; the answer goes out.
+
+        Example:
+            >>> t = Telemetry(serve=False)
+            >>> t.add_refresh_hook(lambda: t.record_account(equity=1.0))
+            >>> t.snapshot()["account_snapshot"]["equity"]
+            1.0
+        """
+        self._refresh_hooks = (*self._refresh_hooks, hook)
+
+    def _run_refresh_hooks(self) -> None:
+        for hook in self._refresh_hooks:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - a scrape is answered whatever a hook does
+                self._monitor.fault("refresh_hook", exc)
+
+    def observe_component(self, component: Component, producers: Mapping[str, Producer]) -> None:
+        """Add the observable catalogue rows of ``component`` (e.g. the file exporter's
+        ``exporter_*``), read at each collection from ``producers``: row name -> function
+        returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core."""
+        meter = self.meter_provider.get_meter(METER_NAME, __version__)
+        namespace, monitor = self.config.namespace, self._monitor
+        register_observables(
+            meter, component, namespace=namespace, monitor=monitor, producers=producers
+        )
+
+    def record_cycle(
+        self,
+        duration_seconds: float,
+        *,
+        error_type: str | None = None,
+        phases: Mapping[str, float] | None = None,
+        at: float | None = None,
+        counted: bool = True,
+    ) -> None:
+        """A cycle timed outside :meth:`cycle_timer` (e.g. a cycle event read from a file).
+
+        Counted like a timed cycle: duration histogram, ``cycles_total`` (``error`` when
+        ``error_type`` is given, with ``cycle_errors_total``), last duration and end, and each of
+        ``phases`` (name -> seconds) in the phase histogram. ``at``: when it ended, in epoch
+        seconds (default now). ``counted=False`` sets only the last duration and end (a
+        snapshot's "last cycle took" figure).
+
+        Example:
+            >>> t = Telemetry(serve=False)
+            >>> t.record_cycle(0.25, phases={"fetch_marks": 0.1})
+            >>> t.snapshot()["cycle_metrics"]["count"]
+            1
+        """
+        try:
+            duration = self._check.number("cycle_duration_seconds", duration_seconds, minimum=0)
+            if duration is None:
+                return
+            end = self._monotonic_at(at)
+            if not counted:
+                with self._state.lock:
+                    self._state.last_cycle_seconds = duration
+                    self._state.last_cycle_end = end
+                return
+            error_key = None
+            if error_type is not None:
+                error_key = self._limiter("cycle_errors_total", "error_type").admit(error_type)
+            self._cycle_hist.record(duration)
+            for name, seconds in (phases or {}).items():
+                if (value := self._check.number("phase_seconds", seconds, minimum=0)) is not None:
+                    self._phase_hist.record(value, self._phase_attributes(name))
+            self._count_completed(end, duration, error_key)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_cycle", exc)
+
+    def record_mark_at(self, symbol: str, at: float, price: float | None = None) -> None:
+        """A mark for ``symbol`` that arrived at ``at`` (epoch seconds), e.g. one read from
+        ``metrics.json``: its staleness counts from then, not from now."""
+        try:
+            if symbol not in self._marks:
+                symbol = self._limiter("market_data_staleness_seconds", "symbol").admit(symbol)
+            self._marks[symbol] = self._monotonic_at(at)
+            if price is not None:
+                self._mark_prices[symbol] = price
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_mark_at", exc)
+
+    def _monotonic_at(self, at: float | None) -> float:
+        """The monotonic reading of wall time ``at`` (now when None, not finite or ahead)."""
+        now = self._monotonic()
+        if at is None or not math.isfinite(at):
+            return now
+        return now - max(0.0, self.clock.time() - at)
+
     # ------------------------------------------------------------------ helpers
     def _limiter(self, metric: str, label: str) -> LabelLimiter:
         limiter = self._limiters.get((metric, label))
         if limiter is None:
             limiter = self._limiters.setdefault(
                 (metric, label),
-                LabelLimiter(metric, label, self.config.max_label_values, self._monitor),
+                RedactingLabelLimiter(
+                    metric, label, self.config.max_label_values, self._monitor, self._redactor
+                ),
             )
         return limiter
 
@@ -651,7 +781,7 @@ class Telemetry:
         events = self._events
         if events is not None:
             try:
-                events.emit(event_type, fields)
+                events.emit(event_type, fields)  # redacted by the writer (EventLog transform)
             except Exception as exc:  # noqa: BLE001
                 self._monitor.fault("events", exc)
 

@@ -1,8 +1,12 @@
 """One small HTTP server on a background thread, inside the bot's process.
 
-Bound to 127.0.0.1 unless configured otherwise. Only GET and HEAD; unknown paths get 404; an
-error while rendering is a 500 with a one-line message (the details go to the log), never a
-stack trace in the response.
+Bound to 127.0.0.1 unless configured otherwise; TLS and basic auth come from a web config
+(:mod:`.webconfig`). Hardened for a port that may face a hostile network: the request head
+must arrive whole within ``read_timeout_seconds`` (no slow-loris), its size and header count
+are bounded (414, 431), at most ``max_connections`` are served at once (503), only GET and
+HEAD are answered (405), routes are exact paths (no file system behind them, anything else
+404), and an error while rendering is a 500 with one line of text (details go to the log).
+Rendering takes no lock across network I/O, so a slow or stuck client never blocks recording.
 """
 
 from __future__ import annotations
@@ -10,17 +14,25 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
+import io
 import json
 import logging
+import re
+import selectors
 import socket
+import ssl
 import threading
+import time
 from http import HTTPStatus
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from ..config import ServerLimits
 from ..errors import EndpointError, PortInUseError
 from ..readers import Exposition
+from .webconfig import WebConfig, exposure_warning
 
 __all__ = ["MetricsServer", "MetricsSource"]
 
@@ -33,6 +45,17 @@ _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 <li><a href="/health">/health</a></li>
 </ul></body></html>
 """
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_PLAIN_ON_TLS = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+)
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
+)
+_LINGER_SECONDS = 0.5  # after an error answer, read what the client still sends, this long
+_LINGER_BYTES = 1 << 20
 
 
 class MetricsSource(Protocol):
@@ -43,6 +66,14 @@ class MetricsSource(Protocol):
     def health_response(self) -> tuple[int, dict[str, Any]]: ...
 
 
+class _RejectedError(Exception):
+    """The request head broke a limit: answer ``status`` and close."""
+
+    def __init__(self, status: HTTPStatus) -> None:
+        super().__init__(status.phrase)
+        self.status = status
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # a second bot on the same port must fail, not share it
@@ -50,6 +81,35 @@ class _Server(ThreadingHTTPServer):
     # would see refused connections.
     request_queue_size = 128
     source: MetricsSource
+    limits: ServerLimits
+    web: WebConfig
+    open_paths: frozenset[str]
+    slots: threading.BoundedSemaphore
+    refused: int = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Runs on the accept thread: it must never block, so a full house is answered here
+        # with a canned 503 (plain HTTP) or just closed (TLS would need a handshake first).
+        if not self.slots.acquire(blocking=False):
+            self.refused += 1
+            logger.debug("refused a connection from %s: %d open", client_address, self.refused)
+            if self.web.ssl_context is None:
+                with contextlib.suppress(OSError):
+                    request.setblocking(False)
+                    request.send(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints tracebacks to the bot's stderr by default: log them instead.
@@ -66,17 +126,144 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "trader_telemetry"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    timeout = 10.0  # seconds a client may take to send its request
+    timeout = None  # reads run against a per-request deadline instead (_read_head)
 
-    def do_GET(self) -> None:
-        self._respond(head=False)
+    def setup(self) -> None:
+        self._pending = b""
+        context = self.server.web.ssl_context
+        if context is not None:
+            self.request = self.connection = self._start_tls(context)
+        super().setup()
 
-    def do_HEAD(self) -> None:
-        self._respond(head=True)
-
-    def _respond(self, *, head: bool) -> None:
-        path = urlsplit(self.path).path
+    def finish(self) -> None:
         try:
+            super().finish()
+        finally:
+            if self.server.web.ssl_context is not None:
+                with contextlib.suppress(OSError):
+                    self.connection.close()  # the plain socket was detached by wrap_socket
+
+    # ------------------------------------------------------------------ TLS
+    def _start_tls(self, context: ssl.SSLContext) -> ssl.SSLSocket:
+        plain: socket.socket = self.request
+        deadline = time.monotonic() + self.server.limits.read_timeout_seconds
+        plain.settimeout(self.server.limits.read_timeout_seconds)
+        first = plain.recv(1, socket.MSG_PEEK)
+        if not first:
+            raise ConnectionAbortedError("client left before the TLS handshake")
+        if first != b"\x16":  # not a TLS handshake record
+            if first.isalpha():  # most likely "GET ..." in plain HTTP: say so, as Go does
+                with contextlib.suppress(OSError):
+                    plain.sendall(_PLAIN_ON_TLS)
+            raise ConnectionAbortedError("plain HTTP (or garbage) on the TLS port")
+        tls = context.wrap_socket(plain, server_side=True, do_handshake_on_connect=False)
+        try:
+            _handshake(tls, deadline)
+            allowed = self.server.web.tls.client_allowed_sans if self.server.web.tls else ()
+            if allowed:
+                _check_sans(tls.getpeercert(), allowed)
+        except BaseException:
+            tls.close()
+            raise
+        return tls
+
+    # ------------------------------------------------------------------ request head
+    def handle_one_request(self) -> None:
+        self.close_connection = True
+        self.command, self.request_version, self.requestline = "", "HTTP/1.0", ""
+        self.headers = HTTPMessage()
+        if not self._parse_next_request():
+            return
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+            self._reject(HTTPStatus.BAD_REQUEST)
+            return
+        if self.command not in ("GET", "HEAD"):
+            self._reject(HTTPStatus.METHOD_NOT_ALLOWED, [("Allow", "GET, HEAD")])
+            return
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True  # bodies are never read: never reuse such a connection
+        self._respond(head=self.command == "HEAD")
+
+    def _parse_next_request(self) -> bool:
+        """Read and parse the next request head; False when there is none to answer (the
+        client left or idled out, or an error was already sent)."""
+        try:
+            head = self._read_head()
+        except _RejectedError as rejected:
+            self._reject(rejected.status)
+            return False
+        except TimeoutError:
+            if self._pending.strip():
+                self._reject(HTTPStatus.REQUEST_TIMEOUT)
+            return False
+        except OSError:  # reset, TLS alert: nobody to answer
+            return False
+        if head is None:
+            return False
+        request_line, header_block = head
+        self.raw_requestline = request_line + b"\r\n"
+        # parse_request reads the headers from rfile: hand it the head already read.
+        socket_file, self.rfile = self.rfile, io.BytesIO(header_block)
+        try:
+            return self.parse_request()
+        finally:
+            self.rfile = socket_file
+
+    def _read_head(self) -> tuple[bytes, bytes] | None:
+        """(request line, header lines + blank line) of the next request, or None when the
+        client closed. The whole head must arrive before the read deadline."""
+        limits = self.server.limits
+        line_cap = limits.max_request_line_bytes
+        deadline = time.monotonic() + limits.read_timeout_seconds
+        buffer = self._pending
+        while True:
+            buffer = buffer.lstrip(b"\r\n")  # RFC 9112 2.2: ignore empty lines before a request
+            self._pending = buffer
+            end = _HEAD_END.search(buffer)
+            newline = buffer.find(b"\n")
+            if (newline < 0 and len(buffer) > line_cap) or newline > line_cap + 1:
+                raise _RejectedError(HTTPStatus.REQUEST_URI_TOO_LONG)
+            if end is not None:
+                break
+            if len(buffer) > line_cap + limits.max_header_bytes + 2 * limits.max_headers + 4:
+                raise _RejectedError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("request head not complete in time")
+            self.connection.settimeout(remaining)
+            chunk = self.connection.recv(65536)
+            if not chunk:
+                return None
+            buffer += chunk
+        self._pending = buffer[end.end() :]
+        lines = [line.rstrip(b"\r") for line in buffer[: end.start()].split(b"\n")]
+        request_line, fields = lines[0], lines[1:]
+        if len(request_line) > line_cap:
+            raise _RejectedError(HTTPStatus.REQUEST_URI_TOO_LONG)
+        if len(fields) > limits.max_headers or sum(map(len, fields)) > limits.max_header_bytes:
+            raise _RejectedError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+        return request_line, b"".join(field + b"\r\n" for field in fields) + b"\r\n"
+
+    # ------------------------------------------------------------------ answers
+    def _respond(self, *, head: bool) -> None:
+        target = self.path
+        path = urlsplit(target).path if target.startswith("/") and target[1:2] != "/" else ""
+        try:
+            auth = self.server.web.auth
+            if (
+                auth is not None
+                and path not in self.server.open_paths
+                and not auth.check(self.headers.get("Authorization"))
+            ):
+                self._send(
+                    HTTPStatus.UNAUTHORIZED,
+                    b"unauthorized\n",
+                    "text/plain; charset=utf-8",
+                    head=head,
+                    extra=[("WWW-Authenticate", auth.challenge)],
+                )
+                return
             self._route(path, head=head)
         except ConnectionError:
             # The scraper hung up (timeout, restart): nobody to answer, nothing to report.
@@ -84,7 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:
             logger.exception("error while serving %s", path)
-            with contextlib.suppress(ConnectionError):
+            self.close_connection = True
+            with contextlib.suppress(OSError):
                 self._send(
                     HTTPStatus.INTERNAL_SERVER_ERROR,
                     b"internal error while rendering; see the bot's log\n",
@@ -109,34 +297,143 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, head: bool) -> None:
+    def _send(
+        self,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str,
+        *,
+        head: bool,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         encoding = None
         if len(body) >= _GZIP_MIN_BYTES and "gzip" in (self.headers.get("Accept-Encoding") or ""):
             body = gzip.compress(body, compresslevel=1)
             encoding = "gzip"
+        # Writes get the same bound as reads: a client that stops reading is dropped.
+        self.connection.settimeout(self.server.limits.read_timeout_seconds)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if encoding:
             self.send_header("Content-Encoding", encoding)
         self.send_header("Cache-Control", "no-store")
+        for name, value in (*self.server.web.headers, *(extra or ())):
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+    def _reject(self, status: HTTPStatus, extra: list[tuple[str, str]] | None = None) -> None:
+        """Answer an error in a line of text (never echoing the request), then close."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # parse_request's default: answer in 1.0 form
+            self.request_version = "HTTP/1.0"
+        with contextlib.suppress(OSError):
+            body = f"{status.value} {status.phrase}\n".encode()
+            self._send(status, body, "text/plain; charset=utf-8", head=False, extra=extra)
+            self._linger()
+
+    def _linger(self) -> None:
+        """Read (and drop) what the client is still sending, briefly, so that closing does
+        not reset the connection before it has read the error."""
+        connection = self.connection
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + _LINGER_SECONDS
+        drained = 0
+        while drained < _LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
+            connection.settimeout(remaining)
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            drained += len(chunk)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """parse_request's errors (400, 505 ...) in our plain form; details only in the log."""
+        logger.debug("bad request from %s: %s %s", self.address_string(), code, message)
+        self._reject(HTTPStatus(code))
+
+    def version_string(self) -> str:
+        """``Server: trader_telemetry``: no Python version for a scanner to match."""
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
 
 
+def _handshake(tls: ssl.SSLSocket, deadline: float) -> None:
+    """Finish the server side of a TLS handshake before ``deadline`` (monotonic seconds).
+
+    Non-blocking with a selector, so a client that trickles its handshake bytes cannot
+    extend the time a per-read timeout would allow again and again."""
+    tls.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                events = selectors.EVENT_READ
+            except ssl.SSLWantWriteError:
+                events = selectors.EVENT_WRITE
+            remaining = deadline - time.monotonic()
+            selector.register(tls, events)
+            ready = selector.select(remaining) if remaining > 0 else []
+            selector.unregister(tls)
+            if not ready:
+                raise TimeoutError("TLS handshake not complete in time")
+    tls.setblocking(True)
+
+
+def _check_sans(certificate: dict[str, Any] | None, allowed: tuple[str, ...]) -> None:
+    """Refuse a verified client certificate that names none of ``allowed`` among its SANs
+    (DNS names, IP addresses, e-mail addresses, URIs), as ``client_allowed_sans`` asks."""
+    names = {value for _kind, value in (certificate or {}).get("subjectAltName", ())}
+    if not any(name in names for name in allowed):
+        raise ConnectionAbortedError("client certificate SAN not in client_allowed_sans")
+
+
 class MetricsServer:
     """Serve ``source`` on ``host:port`` (``port=0`` picks a free port) until :meth:`close`.
+
+    Args:
+        source: What to serve (a ``Telemetry``).
+        host: Bind address; a non-loopback one without TLS or auth logs a warning.
+        port: TCP port; 0 picks a free one.
+        web_config: TLS and basic auth (:func:`~trader_telemetry.exposition.load_web_config`);
+            None serves plain HTTP to anyone.
+        limits: Request size, header count, read timeout and connection cap.
+        health_without_auth: Leave ``/health`` open when ``web_config`` asks for credentials.
 
     Raises:
         PortInUseError: the address is taken (the message names host and port).
         EndpointError: any other reason the address cannot be bound.
+
+    Example:
+        >>> import trader_telemetry as tt
+        >>> telemetry = tt.Telemetry(serve=False)
+        >>> server = MetricsServer(telemetry, "127.0.0.1", 0)
+        >>> server.url.startswith("http://127.0.0.1:")
+        True
+        >>> server.close()
+        >>> telemetry.shutdown()
     """
 
-    def __init__(self, source: MetricsSource, host: str = "127.0.0.1", port: int = 9000) -> None:
+    def __init__(
+        self,
+        source: MetricsSource,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        web_config: WebConfig | None = None,
+        limits: ServerLimits | None = None,
+        health_without_auth: bool = False,
+    ) -> None:
+        web = web_config if web_config is not None else WebConfig()
+        limits = limits if limits is not None else ServerLimits()
         server_class: type[_Server] = _Server6 if ":" in host else _Server
         try:
             self._httpd = server_class((host, port), _Handler)
@@ -144,12 +441,20 @@ class MetricsServer:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(host, port, "address already in use") from exc
             raise EndpointError(host, port, exc.strerror or str(exc)) from exc
-        self._httpd.source = source
+        httpd = self._httpd
+        httpd.source = source
+        httpd.limits = limits
+        httpd.web = web
+        httpd.open_paths = frozenset({"/health"} if health_without_auth else ())
+        httpd.slots = threading.BoundedSemaphore(limits.max_connections)
         self.host = host
-        self.port: int = self._httpd.server_address[1]
+        self.port: int = httpd.server_address[1]
+        self.web_config = web
+        if (warning := exposure_warning(host, web_config)) is not None:
+            logger.warning("%s", warning)
         self._closed = False
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
+            target=httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
             name=f"trader-telemetry-http-{self.port}",
             daemon=True,
@@ -162,9 +467,14 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` (IPv6 hosts in brackets)."""
+        """``http://host:port`` or ``https://host:port`` (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.web_config.scheme}://{host}:{self.port}"
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections turned away because ``max_connections`` were already open."""
+        return self._httpd.refused
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop serving and free the port; idempotent, bounded by ``timeout`` seconds."""

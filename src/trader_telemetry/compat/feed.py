@@ -1,0 +1,283 @@
+"""Mapping what the files say onto the library's public recording calls.
+
+Events are counted (counters only ever go up, whatever happens to the files); ``metrics.json``
+sets the gauges. When both speak about the same figure, the newer statement wins. Timestamps
+travel with the values (``at=``), so ages, staleness, the loop heartbeat and the reconnect
+window describe the bot, not the moment the exporter happened to read the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from ..events import Event
+from ..telemetry import Telemetry
+from .breaker import BreakerReplay
+from .source import Snapshot, parse_time
+
+__all__ = ["TelemetryFeed"]
+
+_ACCOUNT_FIELDS: Final = ("equity", "realized_pnl", "unrealized_pnl", "funding_pnl", "total_pnl")
+_FILL_FIELDS: Final = ("quantity", "price", "fee", "realized_pnl")
+_MS_FIELDS: Final = ("latency_ms", "cycle_latency_ms", "duration_ms")
+_REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})
+
+
+def _number(value: object) -> float | None:
+    """A finite number from a number or a numeric string (GPT-Trader wrote both), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class TelemetryFeed:
+    """Applies events and ``metrics.json`` snapshots to one :class:`Telemetry`.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> from trader_telemetry import Telemetry
+        >>> t = Telemetry(serve=False)
+        >>> feed = TelemetryFeed(t)
+        >>> when = datetime(2026, 11, 25, tzinfo=UTC)
+        >>> feed.event(Event(when, "websocket_reconnect", {"stream": "marks"}))
+        True
+        >>> t.snapshot()["cycle_metrics"]["count"], feed.events_applied
+        (0, 1)
+        >>> t.shutdown()
+    """
+
+    def __init__(self, telemetry: Telemetry, *, breaker: BreakerReplay | None = None) -> None:
+        self.telemetry = telemetry
+        self.breaker = breaker if breaker is not None else BreakerReplay(telemetry)
+        #: Events that changed something, and events of types nothing maps to.
+        self.events_applied = 0
+        self.events_ignored = 0
+        self._saw_cycle_events = False
+        # When each figure was last set: the newer statement wins.
+        self._account_at = float("-inf")
+        self._exposure_at = float("-inf")
+        self._loss_at = float("-inf")
+        self._cycle_at = float("-inf")
+        self._mark_at: dict[str, float] = {}
+        self._handlers: dict[str, Callable[[dict[str, Any], float], None]] = {
+            "cycle": self._cycle,
+            "cycle_metrics": self._cycle,
+            "order": self._order,
+            "order_submitted": self._order,
+            "trade": self._trade,
+            "fill": self._fill,
+            "rejection": self._rejection,
+            "order_rejected": self._rejection,
+            "account": self._account,
+            "pnl_update": self._account,
+            "position": self._position,
+            "daily_loss": self._daily_loss,
+            "circuit_breaker": self._breaker,
+            "circuit_breaker_triggered": self._breaker,
+            "circuit_breaker_reset": self._breaker,
+            "ws_reconnect": self._ws_reconnect,
+            "websocket_reconnect": self._ws_reconnect,
+            "stale_mark": self._stale_mark,
+            "stale_mark_detected": self._stale_mark,
+        }
+
+    # ------------------------------------------------------------------ events
+    def event(self, event: Event) -> bool:
+        """Apply one event; False when its type maps to no metric (``health``, ``error``...)."""
+        handler = self._handlers.get(event.event_type)
+        if handler is None:
+            self.events_ignored += 1
+            return False
+        fields = event.fields
+        if event.event_type in ("circuit_breaker_triggered", "circuit_breaker_reset"):
+            fields = {"_kind": event.event_type, **fields}
+        handler(fields, event.timestamp.timestamp())
+        self.events_applied += 1
+        return True
+
+    def _cycle(self, fields: dict[str, Any], at: float) -> None:
+        duration = _number(fields.get("duration_seconds"))
+        if duration is None:
+            for key in _MS_FIELDS:
+                if (ms := _number(fields.get(key))) is not None:
+                    duration = ms / 1000.0
+                    break
+        outcome = fields.get("outcome", "ok")
+        if duration is None or outcome not in ("ok", "error"):
+            return  # an interrupted cycle is not a completed one (as in the library)
+        error_type = _text(fields.get("error_type"))
+        if outcome == "error" and error_type is None:
+            error_type = "unknown"
+        phases = fields.get("phases")
+        self.telemetry.record_cycle(
+            duration,
+            error_type=error_type if outcome == "error" else None,
+            phases=phases if isinstance(phases, dict) else None,
+            at=at,
+        )
+        self._saw_cycle_events = True
+        self._cycle_at = max(self._cycle_at, at)
+
+    def _order(self, fields: dict[str, Any], at: float) -> None:
+        symbol, side = _text(fields.get("symbol")), _text(fields.get("side"))
+        if symbol is not None and side is not None:
+            self.telemetry.record_order(symbol, side)
+
+    def _trade(self, fields: dict[str, Any], at: float) -> None:
+        """GPT-Trader's ``trade``: an order; ``filled`` also a fill; refused ones a rejection."""
+        symbol = _text(fields.get("symbol"))
+        status = (_text(fields.get("status")) or "").lower()
+        if symbol is not None and status in _REFUSED:
+            reason = _text(fields.get("reason")) or status
+            self.telemetry.record_rejection(symbol, reason)
+            return
+        self._order(fields, at)
+        if status == "filled":
+            self._fill(fields, at)
+
+    def _fill(self, fields: dict[str, Any], at: float) -> None:
+        symbol, side = _text(fields.get("symbol")), _text(fields.get("side"))
+        if symbol is None or side is None:
+            return
+        values = {key: _number(fields.get(key)) for key in _FILL_FIELDS}
+        if values["realized_pnl"] is None:  # GPT-Trader's fills carry ``pnl``
+            values["realized_pnl"] = _number(fields.get("pnl"))
+        given = {key: value for key, value in values.items() if value is not None}
+        self.telemetry.record_fill(symbol, side, **given)
+
+    def _rejection(self, fields: dict[str, Any], at: float) -> None:
+        symbol = _text(fields.get("symbol"))
+        if symbol is not None:
+            self.telemetry.record_rejection(symbol, _text(fields.get("reason")) or "unspecified")
+
+    def _account(self, fields: Mapping[str, Any], at: float) -> None:
+        given = {
+            key: value for key in _ACCOUNT_FIELDS if (value := _number(fields.get(key))) is not None
+        }
+        if given and at >= self._account_at:
+            self._account_at = at
+            self.telemetry.record_account(**given, at=at)
+
+    def _position(self, fields: dict[str, Any], at: float) -> None:
+        """GPT-Trader's ``position``: that symbol's exposure (quantity x mark) and its mark."""
+        symbol = _text(fields.get("symbol"))
+        quantity, mark = _number(fields.get("quantity")), _number(fields.get("mark_price"))
+        if symbol is None or mark is None:
+            return
+        if quantity is not None and at >= self._exposure_at:
+            side = (_text(fields.get("side")) or "").lower()
+            signed = -abs(quantity) if side in ("short", "sell") else quantity
+            self.telemetry.record_exposure(symbol, signed * mark)
+        self._mark(symbol, at, mark)
+
+    def _daily_loss(self, fields: Mapping[str, Any], at: float) -> None:
+        loss = _number(fields.get("loss"))
+        if loss is not None and at >= self._loss_at:
+            self._loss_at = at
+            self.telemetry.record_daily_loss(loss, _number(fields.get("limit")))
+
+    def _breaker(self, fields: dict[str, Any], at: float) -> None:
+        triggered = fields.get("triggered")
+        if not isinstance(triggered, bool):
+            triggered = fields.get("_kind") != "circuit_breaker_reset"
+        reason = _text(fields.get("reason")) or _text(fields.get("guard"))
+        self.breaker.state(triggered, reason, at=at)
+
+    def _ws_reconnect(self, fields: dict[str, Any], at: float) -> None:
+        stream = _text(fields.get("stream")) or _text(fields.get("channel")) or "default"
+        self.telemetry.record_ws_reconnect(stream, at=at)
+
+    def _stale_mark(self, fields: dict[str, Any], at: float) -> None:
+        symbol = _text(fields.get("symbol"))
+        if symbol is not None:
+            self.telemetry.record_stale_mark(symbol)
+
+    def _mark(self, symbol: str, at: float, price: float | None) -> None:
+        if at >= self._mark_at.get(symbol, float("-inf")):
+            self._mark_at[symbol] = at
+            self.telemetry.record_mark_at(symbol, at, price)
+
+    # ------------------------------------------------------------------ metrics.json
+    def snapshot(self, snapshot: Snapshot) -> None:
+        """Apply a new version of ``metrics.json`` (already normalised by the reader)."""
+        document, at = snapshot.document, snapshot.taken_at
+        self._snapshot_account(document.get("account_snapshot"), at)
+        positions = document.get("positions")
+        positions = positions if isinstance(positions, dict) else {}
+        if at >= self._exposure_at:
+            self._exposure_at = at
+            exposures = {
+                symbol: value
+                for symbol, position in positions.items()
+                if isinstance(position, dict)
+                and (value := _number(position.get("exposure_usd"))) is not None
+            }
+            self.telemetry.record_exposures(exposures)
+        self._snapshot_marks(document, positions, at)
+        self._snapshot_cycle(document, at)
+        risk = document.get("risk")
+        if isinstance(risk, dict):
+            self._daily_loss(
+                {"loss": risk.get("daily_loss"), "limit": risk.get("daily_loss_limit")}, at
+            )
+            triggered = risk.get("circuit_breaker_triggered")
+            if isinstance(triggered, bool):
+                self.breaker.state(triggered, _text(risk.get("circuit_breaker_reason")), at=at)
+
+    def _snapshot_account(self, account: object, at: float) -> None:
+        if not isinstance(account, dict):
+            return
+        when = parse_time(account.get("timestamp"))
+        if when is None:
+            age = _number(account.get("age_seconds"))
+            when = at - age if age is not None and age >= 0 else at
+        self._account(account, when)
+
+    def _snapshot_marks(
+        self, document: dict[str, Any], positions: dict[str, Any], at: float
+    ) -> None:
+        market = document.get("market_data")
+        ages = market.get("staleness_seconds") if isinstance(market, dict) else None
+        if isinstance(ages, dict):  # ours: every symbol with a mark, with its age
+            for symbol, age in ages.items():
+                seconds = _number(age)
+                if isinstance(symbol, str) and seconds is not None:
+                    position = positions.get(symbol)
+                    price = (
+                        _number(position.get("mark_price")) if isinstance(position, dict) else None
+                    )
+                    self._mark(symbol, at - max(0.0, seconds), price)
+            return
+        for symbol, position in positions.items():  # GPT-Trader: a mark price as of the file
+            if (
+                isinstance(position, dict)
+                and (price := _number(position.get("mark_price"))) is not None
+            ):
+                self._mark(symbol, at, price)
+
+    def _snapshot_cycle(self, document: dict[str, Any], at: float) -> None:
+        if self._saw_cycle_events:
+            return  # the events count every cycle: they are the better source
+        duration: float | None = None
+        ended = at
+        metrics = document.get("cycle_metrics")
+        if isinstance(metrics, dict):
+            duration = _number(metrics.get("last_duration_seconds"))
+            age = _number(metrics.get("last_cycle_age_seconds"))
+            if age is not None and age >= 0:
+                ended = at - age
+        if duration is None and (ms := _number(document.get("cycle_latency_ms"))) is not None:
+            duration = ms / 1000.0
+        if duration is not None and ended >= self._cycle_at:
+            self._cycle_at = ended
+            self.telemetry.record_cycle(duration, at=ended, counted=False)

@@ -1,0 +1,31 @@
+"""The ``serve`` command line: flags, defaults and refusals (the running command is exercised
+under Prometheus in tests/integration/test_file_exporter.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from trader_telemetry.cli import build_parser, main
+
+
+def test_serve_defaults_to_loopback_port_9000() -> None:
+    args = build_parser().parse_args(["serve", "--metrics-file", "m.json"])
+    assert (args.host, args.port, args.namespace, args.interval) == (
+        "127.0.0.1",
+        9000,
+        "trader",
+        5.0,
+    )
+    assert args.events_file is None
+
+
+def test_serve_without_any_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "0"]) == 2
+    assert "--metrics-file" in capsys.readouterr().err
+
+
+def test_serve_with_a_bad_namespace_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["serve", "--events-file", "e.jsonl", "--namespace", "bad-name", "--port", "0"]) == 2
+    )
+    assert "namespace" in capsys.readouterr().err

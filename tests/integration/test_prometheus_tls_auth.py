@@ -1,0 +1,171 @@
+"""A real Prometheus scrapes the endpoint over TLS (mTLS) with basic auth, from a scrape
+config like an operator's (``scheme: https``, ``tls_config``, ``basic_auth`` with a
+``password_file``); a job with the wrong password and one without a client certificate show
+the endpoint refusing them while the good job's target is up and its metric queryable."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+
+import trader_telemetry as tt
+
+from ..conftest import require_tool
+from ..security.pki import Pki, make_pki
+
+pytestmark = pytest.mark.integration
+
+USER, PASSWORD = "prometheus", "scrape-me-9f2c"
+
+
+@pytest.fixture
+def secure_bot(tmp_path: Path) -> Iterator[tuple[tt.Telemetry, Pki]]:
+    pki = make_pki(tmp_path)
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    web = tmp_path / "web.yml"
+    # Relative paths: resolved against web.yml's directory, as the exporter-toolkit does.
+    web.write_text(
+        "tls_server_config:\n"
+        "  cert_file: server.crt\n"
+        "  key_file: server.key\n"
+        "  min_version: TLS12\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n"
+        "  client_ca_file: client-ca.crt\n"
+        f"basic_auth_users:\n  {USER}: '{hashed}'\n"
+    )
+    telemetry = tt.Telemetry(namespace="secure_bot", port=0, web_config=str(web))
+    telemetry.record_account(equity=12_345.0)
+    yield telemetry, pki
+    telemetry.shutdown()
+
+
+def scrape_config(pki: Pki, port: int, workdir: Path) -> str:
+    (workdir / "password").write_text(PASSWORD + "\n")
+    (workdir / "wrong").write_text("not-the-password\n")
+    target = f"      - targets: ['127.0.0.1:{port}']\n"
+
+    def job(name: str, password_file: str, client_cert: bool) -> str:
+        cert = (
+            f"      cert_file: {pki.client.cert}\n      key_file: {pki.client.key}\n"
+            if client_cert
+            else ""
+        )
+        return (
+            f"  - job_name: {name}\n"
+            "    scheme: https\n"
+            "    tls_config:\n"
+            f"      ca_file: {pki.server_ca.cert}\n"
+            f"{cert}"
+            "    basic_auth:\n"
+            f"      username: {USER}\n"
+            f"      password_file: {workdir / password_file}\n"
+            "    static_configs:\n"
+            f"{target}"
+        )
+
+    return (
+        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n"
+        "scrape_configs:\n"
+        + job("secure", "password", client_cert=True)
+        + job("wrong_password", "wrong", client_cert=True)
+        + job("no_client_cert", "password", client_cert=False)
+    )
+
+
+def api(url: str, path: str, **params: str) -> Any:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{url}{path}?{query}", timeout=5) as response:
+        body = json.loads(response.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def test_prometheus_scrapes_over_mtls_with_basic_auth(
+    secure_bot: tuple[tt.Telemetry, Pki], tmp_path: Path
+) -> None:
+    binary = require_tool("prometheus")
+    promtool = require_tool("promtool")
+    telemetry, pki = secure_bot
+    assert telemetry.server_address is not None
+    workdir = tmp_path / "prom"
+    workdir.mkdir()
+    config = workdir / "prometheus.yml"
+    config.write_text(scrape_config(pki, telemetry.server_address[1], workdir))
+    subprocess.run([promtool, "check", "config", str(config)], check=True, capture_output=True)
+    log_path = workdir / "prometheus.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                "--web.listen-address=127.0.0.1:0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = wait_listening(log_path, process)
+        # The first scrape of a new target comes ~5.4 s after start: poll with a deadline.
+        targets = wait_for_targets(url, deadline=time.monotonic() + 30)
+        assert targets["secure"]["health"] == "up", targets["secure"]
+        assert targets["wrong_password"]["health"] == "down"
+        assert "401" in targets["wrong_password"]["lastError"]
+        assert targets["no_client_cert"]["health"] == "down"
+        result = api(url, "/api/v1/query", query='secure_bot_equity{job="secure"}')["result"]
+        assert [float(r["value"][1]) for r in result] == [12_345.0]
+        up = api(url, "/api/v1/query", query="up")["result"]
+        assert {r["metric"]["job"]: r["value"][1] for r in up} == {
+            "secure": "1",
+            "wrong_password": "0",
+            "no_client_cert": "0",
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_listening(log: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 20
+    pattern = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
+    while time.monotonic() < deadline:
+        if match := pattern.search(log.read_text()):
+            return f"http://{match.group(1)}"
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    pytest.fail(f"prometheus did not start:\n{log.read_text()[-3000:]}")
+
+
+def wait_for_targets(url: str, deadline: float) -> dict[str, dict[str, Any]]:
+    """Targets by job once every one has been scraped at least once (and the good one is
+    up, or the deadline passed)."""
+    targets: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        try:
+            active = api(url, "/api/v1/targets")["activeTargets"]
+        except OSError:
+            active = []
+        targets = {t["labels"]["job"]: t for t in active}
+        scraped = len(targets) == 3 and all(t["health"] != "unknown" for t in targets.values())
+        if scraped and targets["secure"]["health"] == "up":
+            return targets
+        time.sleep(0.25)
+    pytest.fail(f"targets not scraped in time: {json.dumps(targets, indent=1)[:3000]}")
