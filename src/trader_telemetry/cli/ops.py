@@ -1,14 +1,117 @@
-"""``trader-telemetry ops``: being built (placeholder owned by the ops work)."""
+"""``trader-telemetry ops render``: write the operator bundle for one namespace and job.
+
+Writes the scrape config, the alert rules and their promtool tests, the Alertmanager config, the
+Grafana dashboard with its provisioning, a compose file and a README into ``--out``, then prints
+the paths written (stdout, one per line). Bad options are a one-line error on stderr and exit 2;
+a directory that cannot be written is exit 1.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from typing import Any, Final
 
-__all__ = ["register"]
+from ..config import Thresholds
+from ..errors import ConfigurationError
+from ..ops.options import DEFAULT_RUNBOOK_BASE, OpsOptions, load_thresholds
+
+__all__ = ["options_from_args", "register"]
+
+_PROG: Final = "trader-telemetry ops render"
+
+
+def options_from_args(args: argparse.Namespace) -> OpsOptions:
+    """Build the :class:`OpsOptions` of a parsed ``ops render`` command line.
+
+    Raises:
+        ConfigurationError: when a value is invalid (the message names it).
+    """
+    thresholds = Thresholds() if args.thresholds is None else load_thresholds(args.thresholds)
+    return OpsOptions(
+        namespace=args.namespace,
+        job=args.job or "",
+        targets=tuple(args.targets or ()),
+        targets_file=args.targets_file,
+        alertmanager=None if args.no_alertmanager else args.alertmanager,
+        runbook_base=args.runbook_base,
+        scrape_interval_seconds=args.scrape_interval,
+        thresholds=thresholds,
+    )
+
+
+def _render(args: argparse.Namespace) -> int:
+    try:
+        options = options_from_args(args)
+        # Imported here: only this command needs the rule, dashboard and compose builders, and
+        # `trader-telemetry demo` or `health` should not pay for loading them.
+        from ..ops.render import write_files  # noqa: PLC0415
+
+        paths = write_files(options, args.out)
+    except ConfigurationError as exc:
+        print(f"{_PROG}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{_PROG}: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
 
 
 def register(commands: Any) -> None:
-    """Add the ``ops`` subcommand."""
-    parser: argparse.ArgumentParser = commands.add_parser("ops", help="(being built)")
-    parser.set_defaults(handler=lambda args: 2)
+    """Add the ``ops`` subcommand and its ``render`` subcommand.
+
+    Args:
+        commands: The ``add_subparsers()`` object of the top-level parser.
+    """
+    parser = commands.add_parser("ops", help="operator artefacts: scrape config, alerts, dashboard")
+    actions = parser.add_subparsers(dest="ops", metavar="ACTION", required=True)
+    render = actions.add_parser(
+        "render",
+        help="write prometheus.yml, alert rules and tests, Grafana, compose bundle",
+        description="Render the monitoring bundle for one bot (or fleet) into a directory.",
+    )
+    render.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
+    render.add_argument("--namespace", default="trader", help="metric namespace (default: trader)")
+    render.add_argument("--job", default=None, help="Prometheus job name (default: the namespace)")
+    targets = render.add_mutually_exclusive_group()
+    targets.add_argument(
+        "--targets",
+        nargs="+",
+        action="extend",
+        metavar="HOST:PORT",
+        help="static scrape targets (default: host.docker.internal:9000, the bot on the host)",
+    )
+    targets.add_argument(
+        "--targets-file",
+        metavar="F",
+        help="file_sd targets file, as Prometheus sees it (relative: next to prometheus.yml)",
+    )
+    render.add_argument(
+        "--thresholds", metavar="FILE", help="TOML or JSON file of Thresholds fields"
+    )
+    alerting = render.add_mutually_exclusive_group()
+    alerting.add_argument(
+        "--alertmanager",
+        default="alertmanager:9093",
+        metavar="HOST:PORT",
+        help="where Prometheus sends alerts (default: alertmanager:9093, the bundled one)",
+    )
+    alerting.add_argument(
+        "--no-alertmanager", action="store_true", help="no alerting block, no Alertmanager"
+    )
+    render.add_argument(
+        "--scrape-interval",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="scrape and rule evaluation interval (default: 5)",
+    )
+    render.add_argument(
+        "--runbook-base",
+        default=DEFAULT_RUNBOOK_BASE,
+        metavar="URL",
+        help="URL of docs/runbooks.md that runbook_url annotations link to",
+    )
+    render.set_defaults(handler=_render)

@@ -4,7 +4,8 @@ The core install has no YAML library, and the committed ``deploy/`` files are co
 byte with a fresh render, so the output must not depend on which library (or version) is
 installed. This writes the subset the artefacts use: mappings in insertion order, lists, strings,
 numbers, booleans and null. Multi-line strings (PromQL, descriptions) become ``|-`` blocks;
-anything that a YAML reader could take for another type is double-quoted.
+anything that a YAML reader could take for another type is quoted: single quotes when the text
+has none (so ``up{job="bot"}`` reads as written), JSON-style double quotes otherwise.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def _scalar(value: Any) -> str:  # noqa: PLR0911 - one return per YAML type
             and " #" not in value
         ):
             return value
+        if "'" not in value and value.isprintable():
+            return f"'{value}'"  # single quotes: PromQL's double quotes stay unescaped
         return json.dumps(value, ensure_ascii=False)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 

@@ -1,0 +1,156 @@
+"""``trader-telemetry ops render`` run as a real process (``python -m trader_telemetry``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trader_telemetry.config import Thresholds
+from trader_telemetry.ops.options import OpsOptions
+from trader_telemetry.ops.render import render_files
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADER_TELEMETRY_", "OTEL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "trader_telemetry", "ops", "render", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_render_writes_the_bundle_and_prints_each_path(tmp_path: Path) -> None:
+    result = cli("--out", "bundle", "--namespace", "coinbase_trader", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    printed = result.stdout.splitlines()
+    expected = render_files(OpsOptions(namespace="coinbase_trader"))
+    assert printed == [str(Path("bundle", *name.split("/"))) for name in expected]
+    written = tree(tmp_path / "bundle")
+    assert written == {name: text.encode() for name, text in expected.items()}
+    [job] = yaml.safe_load(written["prometheus.yml"])["scrape_configs"]
+    assert job["job_name"] == "coinbase_trader"
+
+
+def test_two_renders_are_byte_identical(tmp_path: Path) -> None:
+    args = ("--namespace", "coinbase_trader", "--job", "cb", "--targets", "10.0.0.5:9000")
+    assert cli("--out", "a", *args, cwd=tmp_path).returncode == 0
+    assert cli("--out", "b", *args, cwd=tmp_path).returncode == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_targets_job_and_interval_reach_the_scrape_config(tmp_path: Path) -> None:
+    result = cli(
+        "--out",
+        "out",
+        "--job",
+        "bots",
+        "--targets",
+        "10.0.0.5:9000",
+        "10.0.0.6:9000",
+        "--scrape-interval",
+        "15",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((tmp_path / "out" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["job_name"] == "bots"
+    assert job["static_configs"] == [{"targets": ["10.0.0.5:9000", "10.0.0.6:9000"]}]
+    assert config["global"]["scrape_interval"] == "15s"
+
+
+def test_targets_file_gives_file_sd(tmp_path: Path) -> None:
+    result = cli("--out", "out", "--targets-file", "targets/*.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [job] = yaml.safe_load((tmp_path / "out" / "prometheus.yml").read_text())["scrape_configs"]
+    assert job["file_sd_configs"] == [{"files": ["targets/*.json"]}]
+
+
+@pytest.mark.parametrize("suffix", ["toml", "json"])
+def test_thresholds_file_changes_the_rules(tmp_path: Path, suffix: str) -> None:
+    values = {"daily_loss_warning_ratio": 0.7, "staleness_critical_seconds": 45.0}
+    text = (
+        json.dumps(values)
+        if suffix == "json"
+        else "[thresholds]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+    )
+    (tmp_path / f"t.{suffix}").write_text(text)
+    result = cli("--out", "out", "--thresholds", f"t.{suffix}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = render_files(OpsOptions(thresholds=Thresholds(**values)))
+    assert (tmp_path / "out" / "alerts.yml").read_text() == expected["alerts.yml"]
+    assert expected["alerts.yml"] != render_files(OpsOptions())["alerts.yml"]
+
+
+def test_no_alertmanager(tmp_path: Path) -> None:
+    result = cli("--out", "out", "--no-alertmanager", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "out" / "alertmanager.yml").exists()
+    assert "alerting" not in yaml.safe_load((tmp_path / "out" / "prometheus.yml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--namespace", "bad-ns"], "namespace"),
+        (["--job", "bad job"], "job"),
+        (["--targets", "no-port"], "host:port"),
+        (["--alertmanager", "http://am"], "alertmanager"),
+        (["--scrape-interval", "0"], "scrape_interval"),
+        (["--thresholds", "missing.toml"], "missing.toml"),
+        (["--thresholds", "unknown.toml"], "unknown field"),
+        (["--thresholds", "inverted.json"], "must not exceed"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "unknown.toml").write_text("daily_loss_ratio = 0.8\n")
+    (tmp_path / "inverted.json").write_text('{"staleness_warning_seconds": 60}')
+    result = cli("--out", "out", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("trader-telemetry ops render: ")
+    assert message in line
+    assert not (tmp_path / "out").exists(), "nothing is written when the options are bad"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],  # --out is required
+        ["--out", "o", "--targets", "a:1", "--targets-file", "t.json"],
+        ["--out", "o", "--alertmanager", "am:9093", "--no-alertmanager"],
+    ],
+)
+def test_conflicting_or_missing_flags_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out_is_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory")
+    result = cli("--out", "taken", cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "cannot write taken" in line
