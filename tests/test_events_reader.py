@@ -12,13 +12,8 @@ import pytest
 
 import trader_telemetry as tt
 from trader_telemetry.events import EventLog
-from trader_telemetry.events.reader import (
-    JSON_BACKEND,
-    Event,
-    ReadStats,
-    load_metrics_snapshot,
-    read_events,
-)
+from trader_telemetry.events.reader import JSON_BACKEND, Event, ReadStats, read_events
+from trader_telemetry.events.snapshot_reader import load_metrics_snapshot
 
 NOON = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -628,7 +623,7 @@ def test_the_standard_json_fallback_reads_the_same(
         '{"time":"2026-11-25 12:00:01","type":"trade","quantity":"0.1"}\n'
     )
     with_backend = [(e.event_type, e.fields) for e in reader.read_events(path)]
-    monkeypatch.setattr(reader, "_loads", json.loads)
+    monkeypatch.setattr(reader, "loads_json", json.loads)
     stats = reader.ReadStats()
     fallback = [(e.event_type, e.fields) for e in reader.read_events(path, stats=stats)]
     assert fallback == with_backend

@@ -18,7 +18,8 @@ from typing import Any, Final
 
 from ..clock import rfc3339
 from ..config import Thresholds
-from ..events.reader import ReadStats, load_metrics_snapshot, read_events
+from ..events.reader import ReadStats, read_events
+from ..events.snapshot_reader import load_metrics_snapshot
 from .parallel import PARALLEL_MIN_BYTES, default_workers, fold_chunks, plan_chunks
 from .tally import Tally, as_number
 
