@@ -1,4 +1,8 @@
-"""Shared fixtures: an isolated Telemetry with a fake clock, and a parser for what it exposes."""
+"""Shared fixtures: an isolated Telemetry with a fake clock, and reading back what it exposes.
+
+Both come from our own pytest plugin, :mod:`trader_telemetry.testing` (the one bot authors use);
+``samples`` and ``value`` are re-exported here for the test modules that import them.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +11,11 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import trader_telemetry as tt
+from trader_telemetry.testing import Samples, TelemetryProbe, capture, samples, value
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def samples(telemetry: tt.Telemetry) -> Samples:
-    """Every sample ``telemetry`` exposes right now, keyed by (sample name, labels)."""
-    text = telemetry.render_metrics().body.decode()
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(telemetry: tt.Telemetry, name: str, **labels: str) -> float | None:
-    """One sample's value (name without namespace), or None when it is not exposed."""
-    full = f"{telemetry.config.namespace}_{name}"
-    return samples(telemetry).get((full, frozenset(labels.items())))
+__all__ = ["Samples", "require_tool", "samples", "value"]
 
 
 def require_tool(name: str) -> str:
@@ -47,10 +35,11 @@ def clock() -> tt.ManualClock:
 
 
 @pytest.fixture
-def telemetry(clock: tt.ManualClock) -> Iterator[tt.Telemetry]:
-    instance = tt.Telemetry(namespace="test", serve=False, clock=clock)
-    yield instance
-    instance.shutdown()
+def telemetry(clock: tt.ManualClock) -> Iterator[TelemetryProbe]:
+    """The plugin's probe without the endpoint, not installed as the default instance (many
+    tests check the default's own behaviour), on the ``clock`` fixture."""
+    with capture(namespace="test", serve=False, clock=clock, install=False) as probe:
+        yield probe
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
+from .otlp_metrics import OTLP_PROTOCOLS
 from .readers import READERS
 from .redaction import DEFAULT_REDACT_KEYS
 
@@ -171,6 +172,14 @@ class TelemetryConfig:
             :mod:`trader_telemetry.redaction`); empty turns redaction off.
         server_limits: Request size, header count, read timeout and connection cap of the
             endpoint.
+        otlp_metrics: Also push every metric over OTLP to a collector, from a background
+            thread (see docs/otlp-metrics.md; needs the ``otlp`` extra).
+        otlp_metrics_endpoint: Full OTLP endpoint (HTTP: ending in ``/v1/metrics``); default
+            from ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+        otlp_metrics_protocol: ``http/protobuf`` or ``grpc``; default from
+            ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else HTTP.
+        otlp_metrics_interval_seconds: Seconds between pushes; default from
+            ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds), else 60.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -202,6 +211,10 @@ class TelemetryConfig:
     health_without_auth: bool = False
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     server_limits: ServerLimits = field(default_factory=ServerLimits)
+    otlp_metrics: bool = False
+    otlp_metrics_endpoint: str | None = None
+    otlp_metrics_protocol: str | None = None
+    otlp_metrics_interval_seconds: float | None = None
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -244,6 +257,20 @@ class TelemetryConfig:
         self._check_health_fields(owner)
         self._check_file_fields(owner)
         self._check_security_fields(owner)
+        self._check_otlp_fields(owner)
+
+    def _check_otlp_fields(self, owner: str) -> None:
+        if not isinstance(self.otlp_metrics, bool):
+            raise _fail(owner, "otlp_metrics", "a bool", self.otlp_metrics)
+        endpoint = self.otlp_metrics_endpoint
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.strip()):
+            raise _fail(owner, "otlp_metrics_endpoint", "a URL or None", endpoint)
+        protocol = self.otlp_metrics_protocol
+        if protocol is not None and protocol not in OTLP_PROTOCOLS:
+            expected = f"one of {', '.join(OTLP_PROTOCOLS)} or None"
+            raise _fail(owner, "otlp_metrics_protocol", expected, protocol)
+        if self.otlp_metrics_interval_seconds is not None:
+            _positive(owner, "otlp_metrics_interval_seconds", self.otlp_metrics_interval_seconds)
 
     def _check_security_fields(self, owner: str) -> None:
         web: object = self.web_config  # checked as object: callers may pass anything
@@ -337,7 +364,7 @@ class TelemetryConfig:
             values["port"] = convert("port", raw, int)
         if (raw := text("max_label_values")) is not None:
             values["max_label_values"] = convert("max_label_values", raw, int)
-        for name in ("serve", "target_info", "scope_labels", "health_without_auth"):
+        for name in ("serve", "target_info", "scope_labels", "health_without_auth", "otlp_metrics"):
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)
         if (raw := text("expected_cycle_interval_seconds")) is not None:

@@ -26,6 +26,7 @@ __all__ = [
     "phase",
     "reset",
     "shutdown",
+    "swap_default",
     "timed_cycle",
 ]
 
@@ -122,6 +123,25 @@ def shutdown(timeout: float = 5.0) -> None:
 
 reset = shutdown
 """Forget the default instance (tests call this between cases)."""
+
+
+def swap_default(telemetry: Telemetry | None) -> Telemetry | None:
+    """Make ``telemetry`` the default instance and return the one it replaces, starting and
+    stopping nothing (:mod:`trader_telemetry.testing` installs its instance this way).
+
+    Example:
+        >>> import trader_telemetry as tt
+        >>> mine = tt.Telemetry(serve=False)
+        >>> swap_default(mine) is None, tt.get_telemetry() is mine
+        (True, True)
+        >>> swap_default(None) is mine
+        True
+        >>> mine.shutdown()
+    """
+    global _default
+    with _lock:
+        previous, _default = _default, telemetry
+    return previous
 
 
 def cycle_timer() -> CycleTimer:

@@ -1,5 +1,6 @@
-"""The OTel side of one Telemetry: the Prometheus reader, the meter provider it joins (our own
-or the bot's), and the instruments created from the catalogue."""
+"""The OTel side of one Telemetry: the Prometheus reader (and, with ``otlp_metrics``, an OTLP push
+reader beside it), the meter provider they join (our own or the bot's), and the instruments
+created from the catalogue."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 
 from .config import TelemetryConfig
 from .errors import ConfigurationError
 from .instruments import Instruments, create_instruments
+from .otlp_metrics import create_push_reader, resolve_push_settings
 from .readers import PrometheusReader, create_reader
 from .resource import service_resource
 from .selfmonitor import SelfMonitor
@@ -29,6 +32,7 @@ class MetricPipeline:
     With ``meter_provider`` (the bot's own SDK provider) our reader is added to it and our
     instruments are created on it; :meth:`release` then removes our reader and leaves the bot's
     provider running. Without it, a provider of our own is built and shut down on release.
+    With ``config.otlp_metrics`` that provider also holds :attr:`push_reader`.
     """
 
     def __init__(
@@ -45,6 +49,13 @@ class MetricPipeline:
                 "meter_provider must be an opentelemetry.sdk.metrics.MeterProvider, "
                 f"got {type(meter_provider).__name__}"
             )
+        if config.otlp_metrics and meter_provider is not None:
+            # The bot's provider has readers of its own: one OTLP reader there already pushes
+            # our instruments too; adding a second would export everything twice.
+            raise ConfigurationError(
+                "TelemetryConfig.otlp_metrics cannot be combined with meter_provider: add a "
+                "PeriodicExportingMetricReader to your own MeterProvider instead"
+            )
         self._monitor = monitor
         self.reader: PrometheusReader = create_reader(
             config.reader,
@@ -53,12 +64,27 @@ class MetricPipeline:
             max_label_values=config.max_label_values,
             on_overflow=self._count_overflow,
         )
+        #: The OTLP push reader (``otlp_metrics=True``), else None.
+        self.push_reader: MetricReader | None = None
         self.owns_provider = meter_provider is None
         if meter_provider is None:
             resource = service_resource(config.namespace)
-            self.provider = MeterProvider(
-                metric_readers=[self.reader.metric_reader], resource=resource
-            )
+            readers = [self.reader.metric_reader]
+            if config.otlp_metrics:
+                settings = resolve_push_settings(
+                    protocol=config.otlp_metrics_protocol,
+                    endpoint=config.otlp_metrics_endpoint,
+                    interval_seconds=config.otlp_metrics_interval_seconds,
+                )
+                # Last in the list: the provider shuts readers down in order, so the instant
+                # Prometheus reader goes first and the push gets the rest of the timeout.
+                self.push_reader = create_push_reader(
+                    settings,
+                    on_failure=monitor.count_error,
+                    max_label_values=config.max_label_values,
+                )
+                readers.append(self.push_reader)
+            self.provider = MeterProvider(metric_readers=readers, resource=resource)
         else:
             self.provider = meter_provider
             self.provider.add_metric_reader(self.reader.metric_reader)

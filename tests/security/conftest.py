@@ -4,11 +4,11 @@ and an HTTP(S) client that returns (status, headers, body) whatever the status."
 from __future__ import annotations
 
 import base64
-import http.client
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def fetch(
     context: ssl.SSLContext | None = None,
     authorization: str | None = None,
     method: str = "GET",
-) -> tuple[int, http.client.HTTPMessage, bytes]:
+) -> tuple[int, Message, bytes]:
     """One real HTTP(S) request with urllib; an HTTP error status is returned, not raised."""
     request = urllib.request.Request(url, method=method)
     if authorization is not None:
