@@ -199,11 +199,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         component=Component.EVENTS,
     ),
     MetricSpec(
-        "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept and exported by reason.", ("reason",),
+        "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept for export by reason (failed exports count as dropped spans).", ("reason",),
         component=Component.TRACING,
     ),
     MetricSpec(
-        "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps.", ("reason",),
+        "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps or by failed exports (reason export_failed).", ("reason",),
         component=Component.TRACING,
     ),
     MetricSpec(

@@ -173,8 +173,20 @@ class Telemetry:
                     health_without_auth=cfg.health_without_auth,
                 )
             except BaseException:
-                self._pipeline.release(1.0)
+                self._abort_start()
                 raise
+
+    def _abort_start(self) -> None:
+        """Undo a construction that failed at the last step (a port in use): stop every thread
+        started so far and write nothing (another instance may own the same files)."""
+        self._closed = True
+        if self._tracing is not None:
+            self._tracing.shutdown(0.5)
+        if self._events is not None:
+            self._events.close(0.5)
+        if self._metrics_file is not None:
+            self._metrics_file.close(0.5, write_last=False)
+        self._pipeline.release(1.0)
 
     def _start_tracing(
         self, tracing: bool | TracingConfig, slow_cycle_seconds: float | None

@@ -14,14 +14,15 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode, TraceFlags
 
@@ -109,6 +110,30 @@ def _protocol(config: TracingConfig) -> str:
                 )
             return value
     return "http/protobuf"
+
+
+class _CountingExporter(SpanExporter):
+    """Passes spans to the real exporter and counts those it failed to send (collector down,
+    a 4xx answer, a timeout) as dropped, so a lost trace never reads as exported."""
+
+    def __init__(self, inner: SpanExporter, on_drop: Callable[[str, int], None]) -> None:
+        self._inner = inner
+        self._on_drop = on_drop
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._inner.export(spans)
+        except Exception:  # noqa: BLE001 - an exporter bug must not kill the export thread
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self._on_drop("export_failed", len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
 
 
 def _otlp_exporter(config: TracingConfig) -> SpanExporter:
@@ -234,7 +259,7 @@ class CycleTracing:
         self._random = random.Random()
         self._random_lock = threading.Lock()
         exporter = config.exporter if config.exporter is not None else _otlp_exporter(config)
-        self._batch = BatchSpanProcessor(exporter)
+        self._batch = BatchSpanProcessor(_CountingExporter(exporter, on_drop))
         self.processor = TailSamplingProcessor(
             self._batch,
             max_spans_per_trace=config.max_spans_per_trace,

@@ -21,7 +21,7 @@ from trader_telemetry.config import ServerLimits
 from .accounting import account
 from .conftest import RecordRow
 from .harness import BackgroundLoop, ledger_of, make_bot, run_loop
-from .summary import LossError, Verdict, exceptions_verdict, loop_verdict, lost_verdict
+from .summary import Verdict, exceptions_verdict, loop_verdict, lost_verdict
 
 MAX_CYCLE_COST = 0.25
 
@@ -71,14 +71,6 @@ def test_port_in_use_at_start(
     row.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LossError,
-    reason="BUG: telemetry.py Telemetry.__init__ starts the events writer and the metrics.json "
-    "writer before binding the port and, when binding fails, stops only the metric pipeline: "
-    "both threads outlive the error, and the dead instance keeps rewriting metrics.json with "
-    "its empty snapshot over the live bot's",
-)
 def test_port_in_use_at_start_with_a_data_dir(
     tmp_path: Path,
     taken_port: tuple[socket.socket, int],
@@ -199,14 +191,6 @@ def test_200_scrapes_per_second(
     assert rate > 180, f"the flood only reached {rate:.0f} scrapes/s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ThroughputError,
-    reason="BUG: exposition/server.py _Handler._send writes the headers and the body in two "
-    "send() calls on a socket without TCP_NODELAY: on a kept-alive connection (Prometheus "
-    "keeps them) Nagle's algorithm and the client's delayed ACK hold every answer ~40 ms, "
-    "so one scraper gets at most ~25 answers a second",
-)
 def test_200_scrapes_per_second_on_one_kept_alive_connection(
     make_telemetry: Callable[..., tt.Telemetry], fault_row: RecordRow
 ) -> None:

@@ -90,11 +90,14 @@ class MetricsFile:
             self._failing = False
             return True
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Stop the thread and write a last snapshot (idempotent)."""
+    def close(self, timeout: float = 2.0, *, write_last: bool = True) -> None:
+        """Stop the thread and write a last snapshot (idempotent). ``write_last=False`` leaves
+        the file as it is: an instance that failed to start must not overwrite the snapshot of
+        the instance that holds the port."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         self._thread.join(timeout)
-        self.write()
+        if write_last:
+            self.write()

@@ -30,6 +30,13 @@ logger = logging.getLogger("trader_telemetry.events")
 _Item = tuple[float, str, dict[str, Any]]
 
 
+def _ends_with_newline(path: Path) -> bool:
+    """Whether the (non-empty) file at ``path`` ends with a newline."""
+    with path.open("rb") as tail:
+        tail.seek(-1, os.SEEK_END)
+        return tail.read(1) == b"\n"
+
+
 def _json_default(value: Any) -> Any:
     """Decimals (what exchange clients hand out) become JSON numbers; anything else its str()."""
     if isinstance(value, Decimal):
@@ -170,7 +177,14 @@ class EventLog:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._rotate_if_full(path)
             with path.open("ab") as stream:
-                stream.write(b"".join(lines))  # whole lines in one write: complete or absent
+                data = b"".join(lines)
+                if stream.tell() > 0 and not _ends_with_newline(path):
+                    # A writer killed mid-line (or a short write on a full disk) left a torn
+                    # line: start ours on a new one so the torn part stays alone, and is the
+                    # only line the reader skips.
+                    logger.warning("trader_telemetry: %s ended with a partial line", path)
+                    data = b"\n" + data
+                stream.write(data)  # whole lines in one write: complete or absent
                 stream.flush()
         except OSError as exc:
             kept = self._retry_within_capacity(lines)

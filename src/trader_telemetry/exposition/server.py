@@ -130,6 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self._pending = b""
+        # Headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm
+        # holds the body until the client's delayed ACK (~40 ms per answer on a kept-alive
+        # connection, which is how Prometheus scrapes).
+        with contextlib.suppress(OSError):
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         context = self.server.web.ssl_context
         if context is not None:
             self.request = self.connection = self._start_tls(context)
