@@ -1,15 +1,18 @@
 """A real Prometheus scrapes the endpoint over TLS (mTLS) with basic auth, from a scrape
-config like an operator's (``scheme: https``, ``tls_config``, ``basic_auth`` with a
-``password_file``); a job with the wrong password and one without a client certificate show
-the endpoint refusing them while the good job's target is up and its metric queryable."""
+config rendered by ``trader-telemetry ops render`` (``scheme: https``, ``tls_config``,
+``basic_auth`` with a ``password_file``); a job with the wrong password and one without a
+client certificate show the endpoint refusing them while the good job's target is up and its
+metric queryable."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -19,6 +22,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+import yaml
 
 import trader_telemetry as tt
 
@@ -51,37 +55,33 @@ def secure_bot(tmp_path: Path) -> Iterator[tuple[tt.Telemetry, Pki]]:
     telemetry.shutdown()
 
 
-def scrape_config(pki: Pki, port: int, workdir: Path) -> str:
+def scrape_config(pki: Pki, port: int, workdir: Path) -> Path:
+    """``trader-telemetry ops render`` for the secure bot; two broken copies of its job (a wrong
+    password, no client certificate) are added beside it to show the refusals."""
     (workdir / "password").write_text(PASSWORD + "\n")
     (workdir / "wrong").write_text("not-the-password\n")
-    target = f"      - targets: ['127.0.0.1:{port}']\n"
-
-    def job(name: str, password_file: str, client_cert: bool) -> str:
-        cert = (
-            f"      cert_file: {pki.client.cert}\n      key_file: {pki.client.key}\n"
-            if client_cert
-            else ""
-        )
-        return (
-            f"  - job_name: {name}\n"
-            "    scheme: https\n"
-            "    tls_config:\n"
-            f"      ca_file: {pki.server_ca.cert}\n"
-            f"{cert}"
-            "    basic_auth:\n"
-            f"      username: {USER}\n"
-            f"      password_file: {workdir / password_file}\n"
-            "    static_configs:\n"
-            f"{target}"
-        )
-
-    return (
-        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 500ms\n"
-        "scrape_configs:\n"
-        + job("secure", "password", client_cert=True)
-        + job("wrong_password", "wrong", client_cert=True)
-        + job("no_client_cert", "password", client_cert=False)
-    )
+    subprocess.run(
+        [sys.executable, "-m", "trader_telemetry", "ops", "render", "--out", str(workdir),
+         "--namespace", "secure_bot", "--job", "secure", "--targets", f"127.0.0.1:{port}",
+         "--no-alertmanager", "--scrape-interval", "1", "--scheme", "https",
+         "--ca-file", str(pki.server_ca.cert), "--client-cert", str(pki.client.cert),
+         "--client-key", str(pki.client.key), "--basic-auth-user", USER,
+         "--basic-auth-password-file", str(workdir / "password")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    path = workdir / "prometheus.yml"
+    config = yaml.safe_load(path.read_text())
+    (secure,) = config["scrape_configs"]
+    assert secure["scheme"] == "https"
+    assert secure["basic_auth"] == {"username": USER, "password_file": str(workdir / "password")}
+    assert PASSWORD not in path.read_text()  # only the file's path is rendered
+    wrong = copy.deepcopy(secure) | {"job_name": "wrong_password"}
+    wrong["basic_auth"]["password_file"] = str(workdir / "wrong")
+    no_cert = copy.deepcopy(secure) | {"job_name": "no_client_cert"}
+    del no_cert["tls_config"]["cert_file"], no_cert["tls_config"]["key_file"]
+    config["scrape_configs"] += [wrong, no_cert]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def api(url: str, path: str, **params: str) -> Any:
@@ -101,8 +101,7 @@ def test_prometheus_scrapes_over_mtls_with_basic_auth(
     assert telemetry.server_address is not None
     workdir = tmp_path / "prom"
     workdir.mkdir()
-    config = workdir / "prometheus.yml"
-    config.write_text(scrape_config(pki, telemetry.server_address[1], workdir))
+    config = scrape_config(pki, telemetry.server_address[1], workdir)
     subprocess.run([promtool, "check", "config", str(config)], check=True, capture_output=True)
     log_path = workdir / "prometheus.log"
     with log_path.open("w") as log:

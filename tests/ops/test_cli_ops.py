@@ -154,3 +154,28 @@ def test_unwritable_out_is_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert "cannot write taken" in line
+
+
+def test_render_for_a_bot_behind_tls_and_basic_auth(tmp_path: Path) -> None:
+    out = tmp_path / "secure"
+    result = cli(
+        "--out", str(out), "--scheme", "https", "--ca-file", "/etc/prometheus/bot-ca.crt",
+        "--basic-auth-user", "prometheus", "--basic-auth-password-file",
+        "/etc/prometheus/bot-password", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    job = yaml.safe_load((out / "prometheus.yml").read_text())["scrape_configs"][0]
+    assert job["scheme"] == "https"
+    assert job["tls_config"] == {"ca_file": "/etc/prometheus/bot-ca.crt"}
+    assert job["basic_auth"] == {
+        "username": "prometheus",
+        "password_file": "/etc/prometheus/bot-password",
+    }
+    for bad in (
+        ["--ca-file", "ca.crt"],  # TLS options without https
+        ["--scheme", "https", "--basic-auth-user", "prometheus"],  # no password file
+        ["--scheme", "https", "--client-cert", "c.crt"],  # no key
+    ):
+        failed = cli("--out", str(tmp_path / "bad"), *bad, cwd=tmp_path)
+        assert failed.returncode == 2
+        assert failed.stderr.count("\n") == 1

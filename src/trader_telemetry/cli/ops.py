@@ -37,6 +37,12 @@ def options_from_args(args: argparse.Namespace) -> OpsOptions:
         runbook_base=args.runbook_base,
         scrape_interval_seconds=args.scrape_interval,
         thresholds=thresholds,
+        scheme=args.scheme,
+        ca_file=args.ca_file,
+        client_cert_file=args.client_cert,
+        client_key_file=args.client_key,
+        basic_auth_user=args.basic_auth_user,
+        basic_auth_password_file=args.basic_auth_password_file,
     )
 
 
@@ -113,5 +119,19 @@ def register(commands: Any) -> None:
         default=DEFAULT_RUNBOOK_BASE,
         metavar="URL",
         help="URL of docs/runbooks.md that runbook_url annotations link to",
+    )
+    secure = render.add_argument_group(
+        "a bot behind TLS and basic auth (its web_config); paths as Prometheus sees them"
+    )
+    secure.add_argument("--scheme", choices=("http", "https"), default="http")
+    secure.add_argument("--ca-file", default=None, metavar="F", help="CA of the bot's certificate")
+    secure.add_argument("--client-cert", default=None, metavar="F", help="client cert for mTLS")
+    secure.add_argument("--client-key", default=None, metavar="F", help="its key")
+    secure.add_argument("--basic-auth-user", default=None, metavar="USER")
+    secure.add_argument(
+        "--basic-auth-password-file",
+        default=None,
+        metavar="F",
+        help="file holding the password (never written into the rendered files)",
     )
     render.set_defaults(handler=_render)

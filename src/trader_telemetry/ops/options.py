@@ -40,6 +40,14 @@ class OpsOptions:
             or None for no alerting block.
         runbook_base: URL of docs/runbooks.md; rules link to ``{runbook_base}#{anchor}``.
         scrape_interval_seconds: Scrape (and rule evaluation) interval.
+        scheme: ``http``, or ``https`` for a bot serving TLS (``web_config``).
+        ca_file: The CA that signed the bot's certificate, as Prometheus sees the path
+            (``tls_config.ca_file``; implies https).
+        client_cert_file: A client certificate for mTLS (with ``client_key_file``).
+        client_key_file: Its key.
+        basic_auth_user: The user of the bot's ``basic_auth_users`` (with
+            ``basic_auth_password_file``: the password never goes into a rendered file).
+        basic_auth_password_file: A file holding that user's password, as Prometheus sees it.
 
     Example:
         >>> OpsOptions(namespace="coinbase_trader").job
@@ -54,6 +62,12 @@ class OpsOptions:
     alertmanager: str | None = "alertmanager:9093"
     runbook_base: str = DEFAULT_RUNBOOK_BASE
     scrape_interval_seconds: int = 5
+    scheme: str = "http"
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password_file: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.namespace):
@@ -71,10 +85,26 @@ class OpsOptions:
                 raise ConfigurationError(f"OpsOptions.targets: expected host:port, got {target!r}")
         if self.targets and self.targets_file:
             raise ConfigurationError("OpsOptions: give targets or targets_file, not both")
+        self._check_security()
         if self.scrape_interval_seconds < 1:
             raise ConfigurationError(
                 "OpsOptions.scrape_interval_seconds must be >= 1, "
                 f"got {self.scrape_interval_seconds!r}"
+            )
+
+    def _check_security(self) -> None:
+        if self.scheme not in {"http", "https"}:
+            raise ConfigurationError(
+                f"OpsOptions.scheme must be http or https, got {self.scheme!r}"
+            )
+        tls = (self.ca_file, self.client_cert_file, self.client_key_file)
+        if any(tls) and self.scheme != "https":
+            raise ConfigurationError("OpsOptions: ca_file and client certificates need https")
+        if bool(self.client_cert_file) != bool(self.client_key_file):
+            raise ConfigurationError("OpsOptions: client_cert_file and client_key_file go together")
+        if bool(self.basic_auth_user) != bool(self.basic_auth_password_file):
+            raise ConfigurationError(
+                "OpsOptions: basic_auth_user and basic_auth_password_file go together"
             )
 
     @property

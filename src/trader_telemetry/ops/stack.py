@@ -89,8 +89,21 @@ def prometheus_config(options: OpsOptions) -> dict[str, Any]:
     job: dict[str, Any] = {
         "job_name": options.job,
         "metrics_path": "/metrics",
-        "scheme": "http",
+        "scheme": options.scheme,
     }
+    tls: dict[str, Any] = {}
+    if options.ca_file:
+        tls["ca_file"] = options.ca_file
+    if options.client_cert_file:
+        tls["cert_file"] = options.client_cert_file
+        tls["key_file"] = options.client_key_file
+    if tls:
+        job["tls_config"] = tls
+    if options.basic_auth_user:
+        job["basic_auth"] = {
+            "username": options.basic_auth_user,
+            "password_file": options.basic_auth_password_file,
+        }
     if options.targets_file:
         job["file_sd_configs"] = [{"files": [options.targets_file]}]
     else:
