@@ -154,10 +154,13 @@ def scrape_flood(
     return ok, failed, latencies
 
 
+FLOOD_SECONDS = 10  # the issue's figure: 200 scrapes a second for 10 s
+
+
 def test_200_scrapes_per_second(
     make_telemetry: Callable[..., tt.Telemetry], fault_row: RecordRow
 ) -> None:
-    """200 scrapes a second for 3 s (600 in all: four scrapers at 50/s, a fresh connection
+    """200 scrapes a second for 10 s (2,000 in all: four scrapers at 50/s, a fresh connection
     each) while the bot cycles: every scrape answered, the rate held, and the loop's
     per-cycle cost bounded (no lock shared with rendering)."""
     telemetry = make_telemetry(port=0)
@@ -168,7 +171,9 @@ def test_200_scrapes_per_second(
         assert loop.wait_cycles(20)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=4) as pool:
-            floods = list(pool.map(lambda _: scrape_flood(metrics_url, 50, 3.0), range(4)))
+            floods = list(
+                pool.map(lambda _: scrape_flood(metrics_url, 50, FLOOD_SECONDS), range(4))
+            )
         took = time.perf_counter() - started
     ok = sum(flood[0] for flood in floods)
     failed = sum(flood[1] for flood in floods)
@@ -176,8 +181,8 @@ def test_200_scrapes_per_second(
     rate = (ok + failed) / took
     accounting = account(telemetry, ledger_of(bot))
     row = fault_row(
-        "200 scrapes/s for 3 s",
-        loop=loop_verdict(loop.stats, min_cycles=300, max_cost=MAX_CYCLE_COST, p99_cost=0.025),
+        f"200 scrapes/s for {FLOOD_SECONDS:g} s",
+        loop=loop_verdict(loop.stats, min_cycles=1000, max_cost=MAX_CYCLE_COST, p99_cost=0.025),
         exceptions=exceptions_verdict(loop.stats),
         lost=lost_verdict(accounting),
         notes=[
@@ -187,7 +192,7 @@ def test_200_scrapes_per_second(
     )
     row.check()
     assert failed == 0
-    assert ok == 600
+    assert ok == 200 * FLOOD_SECONDS
     assert rate > 180, f"the flood only reached {rate:.0f} scrapes/s"
 
 
