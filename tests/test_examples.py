@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pytest
 from tests.conftest import require_tool
 from tests.integration.conftest import Prometheus, SwappableSource
 from tests.otlp_receiver import OtlpHttpReceiver, ReceivedSpan
+from tests.prometheus_process import running_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -132,37 +132,6 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _start_prometheus(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    log_path = workdir / "prometheus.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={workdir / 'fleet' / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                "--web.listen-address=127.0.0.1:0",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 20
-    pattern = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
-    while time.monotonic() < deadline and process.poll() is None:
-        match = pattern.search(log_path.read_text())
-        if match:
-            url = f"http://{match.group(1)}"
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return process, url
-            except OSError:
-                pass
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    pytest.fail(f"prometheus did not start:\n{log_path.read_text()[-3000:]}")
-
-
 def _wait_targets_up(prom: Prometheus, count: int) -> None:
     deadline = time.monotonic() + 25
     while time.monotonic() < deadline:
@@ -175,12 +144,11 @@ def _wait_targets_up(prom: Prometheus, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    binary = require_tool("prometheus")
+    require_tool("prometheus")  # before starting the examples: fail (CI) or skip early
     workdir = tmp_path_factory.mktemp("examples")
     receiver = OtlpHttpReceiver()
     env = _clean_env()
     started: dict[str, Example] = {}
-    prometheus: subprocess.Popen[bytes] | None = None
     try:
         # All at once: seven Python processes importing OTel overlap on the two cores.
         started["fleet"] = Example.start(
@@ -223,17 +191,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 ]
             )
         )
-        prometheus, url = _start_prometheus(binary, workdir)
-        prom = Prometheus(url, SwappableSource())  # nothing swapped: the examples serve
-        _wait_targets_up(prom, len(instances))
-        yield Run(prom, started, instances, receiver, workdir)
+        with running_prometheus(workdir / "fleet" / "prometheus.yml", workdir=workdir) as url:
+            prom = Prometheus(url, SwappableSource())  # nothing swapped: the examples serve
+            _wait_targets_up(prom, len(instances))
+            yield Run(prom, started, instances, receiver, workdir)
     finally:
         for example in started.values():
             if example.process.poll() is None:
                 example.stop()
-        if prometheus is not None:
-            os.killpg(prometheus.pid, signal.SIGTERM)
-            prometheus.wait(timeout=10)
         receiver.close()
 
 

@@ -8,10 +8,6 @@ throttle), so the suite pays that once; after it, a test waits for a scrape or t
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -26,7 +22,7 @@ import trader_telemetry as tt
 from trader_telemetry.exposition import MetricsServer
 from trader_telemetry.readers import Exposition
 
-from ..conftest import require_tool
+from ..prometheus_process import running_prometheus
 
 SCRAPE_INTERVAL = 0.5
 
@@ -98,7 +94,6 @@ class Prometheus:
 
 @pytest.fixture(scope="session")
 def prometheus() -> Iterator[Prometheus]:
-    binary = require_tool("prometheus")
     source = SwappableSource()
     endpoint = MetricsServer(source, "127.0.0.1", 0)
     workdir = Path(tempfile.mkdtemp(prefix="tt-prometheus-"))
@@ -111,54 +106,15 @@ def prometheus() -> Iterator[Prometheus]:
         "    static_configs:\n"
         f"      - targets: ['127.0.0.1:{endpoint.port}']\n"
     )
-    log = (workdir / "prometheus.log").open("w+")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            "--web.listen-address=127.0.0.1:0",
-            "--log.level=info",
-            "--enable-feature=exemplar-storage",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        url = _wait_listening(workdir / "prometheus.log", process)
-        prom = Prometheus(url, source)
-        _wait_target_up(prom)
-        yield prom
+        with running_prometheus(
+            workdir / "prometheus.yml", "--log.level=info", "--enable-feature=exemplar-storage"
+        ) as url:
+            prom = Prometheus(url, source)
+            _wait_target_up(prom)
+            yield prom
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
         endpoint.close()
-
-
-def _wait_listening(log: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + 20
-    pattern = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
-    while time.monotonic() < deadline:
-        match = pattern.search(log.read_text())
-        if match:
-            url = f"http://{match.group(1)}"
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(url + "/-/ready", timeout=1) as response:
-                        if response.status == 200:
-                            return url
-                except OSError:
-                    time.sleep(0.05)
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    pytest.fail(f"prometheus did not start:\n{log.read_text()[-3000:]}")
 
 
 def _wait_target_up(prom: Prometheus) -> None:

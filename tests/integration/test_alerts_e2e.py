@@ -9,10 +9,7 @@ becomes the endpoint's real loopback address. ``alerts.yml`` is used exactly as 
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +22,8 @@ import trader_telemetry as tt
 from trader_telemetry.ops.options import OpsOptions
 from trader_telemetry.ops.render import write_files
 
-from ..conftest import require_tool
-from .conftest import Prometheus, SwappableSource, _wait_listening, _wait_target_up
+from ..prometheus_process import running_prometheus
+from .conftest import Prometheus, SwappableSource, _wait_target_up
 
 NAMESPACE = "coinbase_trader"
 ALERT = "DailyLossGuardWarn"
@@ -55,7 +52,8 @@ def bundle(tmp_path: Path) -> Path:
     return tmp_path / "bundle"
 
 
-def _start_prometheus(bundle: Path, bot: tt.Telemetry) -> tuple[subprocess.Popen[bytes], str]:
+def _e2e_config(bundle: Path, bot: tt.Telemetry) -> Path:
+    """The rendered prometheus.yml with its target pointed at the bot's real address."""
     address = bot.server_address
     assert address is not None
     config: dict[str, Any] = yaml.safe_load((bundle / "prometheus.yml").read_text())
@@ -63,35 +61,9 @@ def _start_prometheus(bundle: Path, bot: tt.Telemetry) -> tuple[subprocess.Popen
     assert job["job_name"] == NAMESPACE
     job["static_configs"] = [{"targets": [f"{address[0]}:{address[1]}"]}]
     # Next to the rendered one, so `rule_files: [alerts.yml]` resolves to the rendered rules.
-    (bundle / "prometheus-e2e.yml").write_text(yaml.safe_dump(config))
-    log = bundle / "prometheus.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                require_tool("prometheus"),
-                f"--config.file={bundle / 'prometheus-e2e.yml'}",
-                f"--storage.tsdb.path={bundle / 'data'}",
-                "--web.listen-address=127.0.0.1:0",
-                "--log.level=info",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        return process, _wait_listening(log, process)
-    except BaseException:
-        _stop(process)
-        raise
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    path = bundle / "prometheus-e2e.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def _alerts(prom: Prometheus, name: str) -> list[dict[str, Any]]:
@@ -106,8 +78,7 @@ def test_daily_loss_guard_warn_fires_in_a_real_prometheus(bundle: Path, bot: tt.
     assert hold <= 10, f"{ALERT} holds for {hold} s at a 1 s interval: too slow to test"
 
     bot.record_daily_loss(loss=500.0, limit=1000.0)  # 50 %: quiet
-    process, url = _start_prometheus(bundle, bot)
-    try:
+    with running_prometheus(_e2e_config(bundle, bot), "--log.level=info") as url:
         prom = Prometheus(url, SwappableSource())
         _wait_target_up(prom)
         prom.wait_for(f"{NAMESPACE}_risk_daily_loss", lambda v: v == 500.0)
@@ -135,5 +106,3 @@ def test_daily_loss_guard_warn_fires_in_a_real_prometheus(bundle: Path, bot: tt.
             assert "pending" in states, f"{ALERT} skipped its `for: {rule['for']}`: {states}"
         # The critical level (100 %) is not reached.
         assert not [a for a in _alerts(prom, "DailyLossGuardCritical") if a["state"] == "firing"]
-    finally:
-        _stop(process)

@@ -26,8 +26,8 @@ import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE
 
 from ..compat.shapes import FIXTURES, SHAPES, library_state
-from ..conftest import require_tool
-from .conftest import Prometheus, SwappableSource, _wait_listening
+from ..prometheus_process import running_prometheus
+from .conftest import Prometheus, SwappableSource
 from .test_promtool import promtool_check
 
 NS = "coinbase_trader"
@@ -91,7 +91,6 @@ def targets() -> Iterator[Targets]:
 
 @pytest.fixture(scope="module")
 def prometheus(targets: Targets) -> Iterator[Prometheus]:
-    binary = require_tool("prometheus")
     workdir = Path(tempfile.mkdtemp(prefix="tt-prometheus-serve-"))
     jobs = []
     for shape, (_, url) in targets.serve.items():
@@ -103,30 +102,10 @@ def prometheus(targets: Targets) -> Iterator[Prometheus]:
     for job, target in jobs:
         config += f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
     (workdir / "prometheus.yml").write_text(config)
-    log = (workdir / "prometheus.log").open("w+")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            "--web.listen-address=127.0.0.1:0",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        prom = Prometheus(_wait_listening(workdir / "prometheus.log", process), SwappableSource())
+    with running_prometheus(workdir / "prometheus.yml") as url:
+        prom = Prometheus(url, SwappableSource())
         prom.wait_for('count(up{job=~"serve_.*|library_.*"} == 1)', lambda v: v == 6, 30.0)
         yield prom
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def scraped(prom: Prometheus, job: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +24,7 @@ import yaml
 import trader_telemetry as tt
 
 from ..conftest import require_tool
+from ..prometheus_process import running_prometheus
 from ..security.pki import Pki, make_pki
 
 pytestmark = pytest.mark.integration
@@ -95,7 +93,6 @@ def api(url: str, path: str, **params: str) -> Any:
 def test_prometheus_scrapes_over_mtls_with_basic_auth(
     secure_bot: tuple[tt.Telemetry, Pki], tmp_path: Path
 ) -> None:
-    binary = require_tool("prometheus")
     promtool = require_tool("promtool")
     telemetry, pki = secure_bot
     assert telemetry.server_address is not None
@@ -103,21 +100,7 @@ def test_prometheus_scrapes_over_mtls_with_basic_auth(
     workdir.mkdir()
     config = scrape_config(pki, telemetry.server_address[1], workdir)
     subprocess.run([promtool, "check", "config", str(config)], check=True, capture_output=True)
-    log_path = workdir / "prometheus.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                "--web.listen-address=127.0.0.1:0",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = wait_listening(log_path, process)
+    with running_prometheus(config) as url:
         # The first scrape of a new target comes ~5.4 s after start: poll with a deadline.
         targets = wait_for_targets(url, deadline=time.monotonic() + 30)
         assert targets["secure"]["health"] == "up", targets["secure"]
@@ -132,25 +115,6 @@ def test_prometheus_scrapes_over_mtls_with_basic_auth(
             "wrong_password": "0",
             "no_client_cert": "0",
         }
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_listening(log: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + 20
-    pattern = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
-    while time.monotonic() < deadline:
-        if match := pattern.search(log.read_text()):
-            return f"http://{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    pytest.fail(f"prometheus did not start:\n{log.read_text()[-3000:]}")
 
 
 def wait_for_targets(url: str, deadline: float) -> dict[str, dict[str, Any]]:

@@ -8,11 +8,11 @@ window describe the bot, not the moment the exporter happened to read the file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..events import Event
+from ..events.reader import as_float
 from ..telemetry import Telemetry
 from .breaker import BreakerReplay
 from .source import Snapshot, parse_time
@@ -23,17 +23,6 @@ _ACCOUNT_FIELDS: Final = ("equity", "realized_pnl", "unrealized_pnl", "funding_p
 _FILL_FIELDS: Final = ("quantity", "price", "fee", "realized_pnl")
 _MS_FIELDS: Final = ("latency_ms", "cycle_latency_ms", "duration_ms")
 _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})
-
-
-def _number(value: object) -> float | None:
-    """A finite number from a number or a numeric string (GPT-Trader wrote both), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _text(value: object) -> str | None:
@@ -106,10 +95,10 @@ class TelemetryFeed:
         return True
 
     def _cycle(self, fields: dict[str, Any], at: float) -> None:
-        duration = _number(fields.get("duration_seconds"))
+        duration = as_float(fields.get("duration_seconds"))
         if duration is None:
             for key in _MS_FIELDS:
-                if (ms := _number(fields.get(key))) is not None:
+                if (ms := as_float(fields.get(key))) is not None:
                     duration = ms / 1000.0
                     break
         outcome = fields.get("outcome", "ok")
@@ -149,9 +138,9 @@ class TelemetryFeed:
         symbol, side = _text(fields.get("symbol")), _text(fields.get("side"))
         if symbol is None or side is None:
             return
-        values = {key: _number(fields.get(key)) for key in _FILL_FIELDS}
+        values = {key: as_float(fields.get(key)) for key in _FILL_FIELDS}
         if values["realized_pnl"] is None:  # GPT-Trader's fills carry ``pnl``
-            values["realized_pnl"] = _number(fields.get("pnl"))
+            values["realized_pnl"] = as_float(fields.get("pnl"))
         given = {key: value for key, value in values.items() if value is not None}
         self.telemetry.record_fill(symbol, side, **given)
 
@@ -162,7 +151,9 @@ class TelemetryFeed:
 
     def _account(self, fields: Mapping[str, Any], at: float) -> None:
         given = {
-            key: value for key in _ACCOUNT_FIELDS if (value := _number(fields.get(key))) is not None
+            key: value
+            for key in _ACCOUNT_FIELDS
+            if (value := as_float(fields.get(key))) is not None
         }
         if given and at >= self._account_at:
             self._account_at = at
@@ -171,7 +162,7 @@ class TelemetryFeed:
     def _position(self, fields: dict[str, Any], at: float) -> None:
         """GPT-Trader's ``position``: that symbol's exposure (quantity x mark) and its mark."""
         symbol = _text(fields.get("symbol"))
-        quantity, mark = _number(fields.get("quantity")), _number(fields.get("mark_price"))
+        quantity, mark = as_float(fields.get("quantity")), as_float(fields.get("mark_price"))
         if symbol is None or mark is None:
             return
         if quantity is not None and at >= self._exposure_at:
@@ -181,10 +172,10 @@ class TelemetryFeed:
         self._mark(symbol, at, mark)
 
     def _daily_loss(self, fields: Mapping[str, Any], at: float) -> None:
-        loss = _number(fields.get("loss"))
+        loss = as_float(fields.get("loss"))
         if loss is not None and at >= self._loss_at:
             self._loss_at = at
-            self.telemetry.record_daily_loss(loss, _number(fields.get("limit")))
+            self.telemetry.record_daily_loss(loss, as_float(fields.get("limit")))
 
     def _breaker(self, fields: dict[str, Any], at: float) -> None:
         triggered = fields.get("triggered")
@@ -220,7 +211,7 @@ class TelemetryFeed:
                 symbol: value
                 for symbol, position in positions.items()
                 if isinstance(position, dict)
-                and (value := _number(position.get("exposure_usd"))) is not None
+                and (value := as_float(position.get("exposure_usd"))) is not None
             }
             self.telemetry.record_exposures(exposures)
         self._snapshot_marks(document, positions, at)
@@ -239,7 +230,7 @@ class TelemetryFeed:
             return
         when = parse_time(account.get("timestamp"))
         if when is None:
-            age = _number(account.get("age_seconds"))
+            age = as_float(account.get("age_seconds"))
             when = at - age if age is not None and age >= 0 else at
         self._account(account, when)
 
@@ -250,18 +241,18 @@ class TelemetryFeed:
         ages = market.get("staleness_seconds") if isinstance(market, dict) else None
         if isinstance(ages, dict):  # ours: every symbol with a mark, with its age
             for symbol, age in ages.items():
-                seconds = _number(age)
+                seconds = as_float(age)
                 if isinstance(symbol, str) and seconds is not None:
                     position = positions.get(symbol)
                     price = (
-                        _number(position.get("mark_price")) if isinstance(position, dict) else None
+                        as_float(position.get("mark_price")) if isinstance(position, dict) else None
                     )
                     self._mark(symbol, at - max(0.0, seconds), price)
             return
         for symbol, position in positions.items():  # GPT-Trader: a mark price as of the file
             if (
                 isinstance(position, dict)
-                and (price := _number(position.get("mark_price"))) is not None
+                and (price := as_float(position.get("mark_price"))) is not None
             ):
                 self._mark(symbol, at, price)
 
@@ -272,11 +263,11 @@ class TelemetryFeed:
         ended = at
         metrics = document.get("cycle_metrics")
         if isinstance(metrics, dict):
-            duration = _number(metrics.get("last_duration_seconds"))
-            age = _number(metrics.get("last_cycle_age_seconds"))
+            duration = as_float(metrics.get("last_duration_seconds"))
+            age = as_float(metrics.get("last_cycle_age_seconds"))
             if age is not None and age >= 0:
                 ended = at - age
-        if duration is None and (ms := _number(document.get("cycle_latency_ms"))) is not None:
+        if duration is None and (ms := as_float(document.get("cycle_latency_ms"))) is not None:
             duration = ms / 1000.0
         if duration is not None and ended >= self._cycle_at:
             self._cycle_at = ended
