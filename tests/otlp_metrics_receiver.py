@@ -20,8 +20,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Literal, Self, get_args
 
 import grpc  # type: ignore[import-untyped]
@@ -32,7 +30,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 
-from tests.otlp_receiver import PROTOBUF, _decompress, attributes_to_dict
+from tests.otlp_http import PROTOBUF, Answer, ClosesOnce, ProtobufHttpServer, decompress
+from tests.otlp_receiver import attributes_to_dict
 
 __all__ = [
     "BlackHole",
@@ -149,15 +148,14 @@ class _Store:
     requests: int = 0
 
 
-class _MetricsReceiver:
+class _MetricsReceiver(ClosesOnce):
     """What both receivers share: accepted exports, a request count, and waiting."""
 
     def __init__(self, mode: MetricsMode, delay: float) -> None:
+        super().__init__()
         self.mode = mode
         self.delay = delay
         self._store = _Store()
-        self._closing = threading.Event()
-        self._closed = False
 
     @property
     def mode(self) -> MetricsMode:
@@ -218,101 +216,41 @@ class _MetricsReceiver:
             self._store.exports.append(metrics)
             self._store.condition.notify_all()
 
-    def _begin_close(self) -> bool:
-        if self._closed:
-            return False
-        self._closed = True
-        self._closing.set()
-        return True
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, receiver: OtlpMetricsHttpReceiver) -> None:
-        self.receiver = receiver
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HttpServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the exporter logs what went wrong."""
-
-    def _answer(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?", 1)[0] != METRICS_PATH:
-            self._answer(404, f"only {METRICS_PATH} is served".encode(), "text/plain")
-            return
-        receiver = self.server.receiver
-        receiver._count_request()
-        content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip()
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-        try:
-            if content_type != PROTOBUF:
-                raise ValueError(f"expected {PROTOBUF}, got {content_type!r}")
-            request = ExportMetricsServiceRequest.FromString(_decompress(body, encoding))
-        except Exception as error:
-            self._answer(400, f"undecodable request: {error}".encode(), "text/plain")
-            return
-        if receiver.mode == "reject":
-            self._answer(400, b"rejected by test receiver", "text/plain")
-            return
-        if not receiver._hold():
-            self.close_connection = True  # closing: hang up unanswered
-            return
-        receiver._accept(request)
-        self._answer(200, ExportMetricsServiceResponse().SerializeToString(), PROTOBUF)
-
 
 class OtlpMetricsHttpReceiver(_MetricsReceiver):
     """``POST /v1/metrics`` on ``127.0.0.1:<free port>``, served from a daemon thread."""
 
     def __init__(self, mode: MetricsMode = "ok", delay: float = 5.0) -> None:
         super().__init__(mode, delay)
-        self._server = _HttpServer(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="otlp-metrics-http-receiver",
-            daemon=True,
+        self._http = ProtobufHttpServer(
+            METRICS_PATH, self._handle_post, name="otlp-metrics-http-receiver"
         )
-        self._thread.start()
+
+    def _handle_post(self, body: bytes, content_type: str, encoding: str) -> Answer:
+        self._count_request()
+        try:
+            if content_type != PROTOBUF:
+                raise ValueError(f"expected {PROTOBUF}, got {content_type!r}")
+            request = ExportMetricsServiceRequest.FromString(decompress(body, encoding))
+        except Exception as error:
+            return 400, f"undecodable request: {error}".encode(), "text/plain"
+        if self.mode == "reject":
+            return 400, b"rejected by test receiver", "text/plain"
+        if not self._hold():
+            return None  # closing: hang up unanswered
+        self._accept(request)
+        return 200, ExportMetricsServiceResponse().SerializeToString(), PROTOBUF
 
     @property
     def endpoint(self) -> str:
         """The full URL the HTTP ``OTLPMetricExporter`` takes as ``endpoint``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}{METRICS_PATH}"
+        return self._http.url
 
     def close(self) -> None:
         """Stop serving and release the port; safe to call twice."""
         if not self._begin_close():
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.close()
 
     def __repr__(self) -> str:
         return f"OtlpMetricsHttpReceiver({self.endpoint!r}, mode={self.mode!r})"

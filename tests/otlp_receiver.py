@@ -16,15 +16,11 @@ to inject faults. No pytest fixtures here: ``conftest.py`` wraps them.
 
 from __future__ import annotations
 
-import gzip
 import threading
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Literal, Self, get_args
+from typing import Literal, get_args
 
 import grpc  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
@@ -33,6 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from tests.otlp_http import PROTOBUF, Answer, ClosesOnce, ProtobufHttpServer, decompress
 
 __all__ = [
     "GrpcMode",
@@ -45,7 +43,6 @@ __all__ = [
 ]
 
 TRACES_PATH = "/v1/traces"
-PROTOBUF = "application/x-protobuf"
 
 HttpMode = Literal["ok", "reject", "error", "slow"]
 """``ok``: 200 and keep the spans; ``reject``: 400 (not retried by the exporter); ``error``:
@@ -108,15 +105,14 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReceivedSpan]
     return received
 
 
-class _SpanStore:
+class _SpanStore(ClosesOnce):
     """What both receivers share: the received spans, a request count, and waiting."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._condition = threading.Condition()
         self._spans: list[ReceivedSpan] = []
         self._requests = 0
-        self._closed = False
-        self._closing = threading.Event()
 
     @property
     def requests(self) -> int:
@@ -158,99 +154,9 @@ class _SpanStore:
             self._spans.extend(spans)
             self._condition.notify_all()
 
-    def _begin_close(self) -> bool:
-        """Mark closed; False when it already was (so ``close`` is idempotent)."""
-        with self._condition:
-            if self._closed:
-                return False
-            self._closed = True
-        self._closing.set()
-        return True
 
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, receiver: OtlpHttpReceiver) -> None:
-        self.receiver = receiver
-        super().__init__(("127.0.0.1", 0), _OtlpHandler)
-
-
-class _OtlpHandler(BaseHTTPRequestHandler):
-    server: _HttpServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the exporter's own logging says what went wrong."""
-
-    def _answer(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _fail(self, status: int, message: str) -> None:
-        self._answer(status, message.encode(), "text/plain; charset=utf-8")
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        if self.path.split("?", 1)[0] != TRACES_PATH:
-            self._fail(404, f"only {TRACES_PATH} is served")
-            return
-        receiver = self.server.receiver
-        receiver._count_request()
-        content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip()
-        if content_type != PROTOBUF:
-            self._fail(415, f"expected {PROTOBUF}, got {content_type!r}")
-            return
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-        receiver._record_encoding(encoding)
-        try:
-            request = ExportTraceServiceRequest.FromString(_decompress(body, encoding))
-        except Exception as error:
-            self._fail(400, f"undecodable request: {error}")
-            return
-        match receiver.mode:
-            case "reject":
-                self._fail(400, "rejected by test receiver")
-                return
-            case "error":
-                self._fail(500, "test receiver error")
-                return
-            case "slow":
-                if receiver._closing.wait(receiver.delay):  # close() cuts the wait short
-                    self.close_connection = True  # the client may be gone: hang up unanswered
-                    return
-            case _:
-                pass
-        receiver._accept(request)
-        self._answer(200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF)
-
-
-def _decompress(body: bytes, encoding: str) -> bytes:
-    decoders: dict[str, Callable[[bytes], bytes]] = {
-        "identity": lambda data: data,
-        "gzip": gzip.decompress,
-        "deflate": zlib.decompress,
-    }
-    if encoding not in decoders:
-        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-    return decoders[encoding](body)
+def _text(status: int, message: str) -> Answer:
+    return status, message.encode(), "text/plain; charset=utf-8"
 
 
 class OtlpHttpReceiver(_SpanStore):
@@ -266,14 +172,29 @@ class OtlpHttpReceiver(_SpanStore):
         self.mode = mode
         self.delay = delay
         self._encodings: list[str] = []
-        self._server = _HttpServer(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="otlp-http-receiver",
-            daemon=True,
-        )
-        self._thread.start()
+        self._http = ProtobufHttpServer(TRACES_PATH, self._handle_post, name="otlp-http-receiver")
+
+    def _handle_post(self, body: bytes, content_type: str, encoding: str) -> Answer:
+        self._count_request()
+        if content_type != PROTOBUF:
+            return _text(415, f"expected {PROTOBUF}, got {content_type!r}")
+        self._record_encoding(encoding)
+        try:
+            request = ExportTraceServiceRequest.FromString(decompress(body, encoding))
+        except Exception as error:
+            return _text(400, f"undecodable request: {error}")
+        match self.mode:
+            case "reject":
+                return _text(400, "rejected by test receiver")
+            case "error":
+                return _text(500, "test receiver error")
+            case "slow":
+                if self._closing.wait(self.delay):  # close() cuts the wait short
+                    return None
+            case _:
+                pass
+        self._accept(request)
+        return 200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF
 
     @property
     def mode(self) -> HttpMode:
@@ -287,12 +208,12 @@ class OtlpHttpReceiver(_SpanStore):
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def endpoint(self) -> str:
         """The full URL the HTTP ``OTLPSpanExporter`` takes as ``endpoint``."""
-        return f"http://127.0.0.1:{self.port}{TRACES_PATH}"
+        return self._http.url
 
     @property
     def content_encodings(self) -> list[str]:
@@ -312,9 +233,7 @@ class OtlpHttpReceiver(_SpanStore):
         """Stop serving and release the port; safe to call twice."""
         if not self._begin_close():
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._http.close()
 
     def __repr__(self) -> str:
         return f"OtlpHttpReceiver({self.endpoint!r}, mode={self.mode!r})"
