@@ -18,7 +18,6 @@ import io
 import json
 import logging
 import re
-import selectors
 import socket
 import ssl
 import threading
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 from ..config import ServerLimits
 from ..errors import EndpointError, PortInUseError
 from ..readers import Exposition
+from .tls import accept_tls
 from .webconfig import WebConfig, exposure_warning
 
 __all__ = ["MetricsServer", "MetricsSource"]
@@ -46,10 +46,6 @@ _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 </ul></body></html>
 """
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_PLAIN_ON_TLS = (
-    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
-)
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
@@ -150,27 +146,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ TLS
     def _start_tls(self, context: ssl.SSLContext) -> ssl.SSLSocket:
-        plain: socket.socket = self.request
-        deadline = time.monotonic() + self.server.limits.read_timeout_seconds
-        plain.settimeout(self.server.limits.read_timeout_seconds)
-        first = plain.recv(1, socket.MSG_PEEK)
-        if not first:
-            raise ConnectionAbortedError("client left before the TLS handshake")
-        if first != b"\x16":  # not a TLS handshake record
-            if first.isalpha():  # most likely "GET ..." in plain HTTP: say so, as Go does
-                with contextlib.suppress(OSError):
-                    plain.sendall(_PLAIN_ON_TLS)
-            raise ConnectionAbortedError("plain HTTP (or garbage) on the TLS port")
-        tls = context.wrap_socket(plain, server_side=True, do_handshake_on_connect=False)
-        try:
-            _handshake(tls, deadline)
-            allowed = self.server.web.tls.client_allowed_sans if self.server.web.tls else ()
-            if allowed:
-                _check_sans(tls.getpeercert(), allowed)
-        except BaseException:
-            tls.close()
-            raise
-        return tls
+        tls_config = self.server.web.tls
+        return accept_tls(
+            self.request,
+            context,
+            timeout=self.server.limits.read_timeout_seconds,
+            allowed_sans=tls_config.client_allowed_sans if tls_config else (),
+        )
 
     # ------------------------------------------------------------------ request head
     def handle_one_request(self) -> None:
@@ -367,38 +349,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
-
-
-def _handshake(tls: ssl.SSLSocket, deadline: float) -> None:
-    """Finish the server side of a TLS handshake before ``deadline`` (monotonic seconds).
-
-    Non-blocking with a selector, so a client that trickles its handshake bytes cannot
-    extend the time a per-read timeout would allow again and again."""
-    tls.setblocking(False)
-    with selectors.DefaultSelector() as selector:
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                events = selectors.EVENT_READ
-            except ssl.SSLWantWriteError:
-                events = selectors.EVENT_WRITE
-            remaining = deadline - time.monotonic()
-            selector.register(tls, events)
-            ready = selector.select(remaining) if remaining > 0 else []
-            selector.unregister(tls)
-            if not ready:
-                raise TimeoutError("TLS handshake not complete in time")
-    tls.setblocking(True)
-
-
-def _check_sans(certificate: dict[str, Any] | None, allowed: tuple[str, ...]) -> None:
-    """Refuse a verified client certificate that names none of ``allowed`` among its SANs
-    (DNS names, IP addresses, e-mail addresses, URIs), as ``client_allowed_sans`` asks."""
-    names = {value for _kind, value in (certificate or {}).get("subjectAltName", ())}
-    if not any(name in names for name in allowed):
-        raise ConnectionAbortedError("client certificate SAN not in client_allowed_sans")
 
 
 class MetricsServer:
