@@ -68,3 +68,38 @@ def test_readme_shows_both_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert ".venv/bin/trader-telemetry demo" in readme
     assert "bash .ci/run" in readme
+
+
+def _config_rows() -> dict[str, list[str]]:
+    """The configuration page's field table: field name -> its cells."""
+    rows: dict[str, list[str]] = {}
+    for line in (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows.setdefault(cells[0].strip("`"), cells)
+    return rows
+
+
+def test_configuration_page_defaults_are_the_dataclass_defaults() -> None:
+    """The default column is checked against TelemetryConfig itself, so the hand-written
+    table cannot drift from the code (fields with a computed or composite default excepted)."""
+    rows = _config_rows()
+    checked = 0
+    for spec in dataclasses.fields(tt.TelemetryConfig):
+        default = spec.default
+        if default is dataclasses.MISSING or spec.name == "health_startup_grace_seconds":
+            continue  # a factory (clock, thresholds, limits) or a value computed from others
+        cell, env = rows[spec.name][1].strip("`"), rows[spec.name][2]
+        if default is None:
+            # None resolved from the OTel variables at start: the page gives the effective value.
+            assert cell == "none" or "OTEL_" in env, (spec.name, cell)
+        elif isinstance(default, bool | str):
+            assert cell == str(default), (spec.name, cell)
+        elif isinstance(default, int | float):
+            assert float(cell.replace(",", "")) == default, (spec.name, cell)
+        elif isinstance(default, tuple):
+            assert [c.strip(" `") for c in cell.split(",")] == list(default), (spec.name, cell)
+        else:
+            continue
+        checked += 1
+    assert checked >= 20
