@@ -111,3 +111,9 @@ def test_configure_validates_before_starting_anything() -> None:
     with pytest.raises(tt.ConfigurationError, match="port"):
         tt.configure(port=-5)
     assert tt.get_telemetry() is None
+
+
+def test_slow_cycle_share_must_be_below_one() -> None:
+    assert tt.Thresholds(cycle_duration_slow_share=0.5).cycle_duration_slow_share == 0.5
+    with pytest.raises(tt.ConfigurationError, match="cycle_duration_slow_share"):
+        tt.Thresholds(cycle_duration_slow_share=1.0)

@@ -53,6 +53,10 @@ class Thresholds:
 
     cycle_duration_warning_seconds: float = 3.0
     cycle_duration_critical_seconds: float = 6.0
+    #: The cycle-duration alerts fire when more than this share of the window's cycles is
+    #: slower than the level (0.1: the 90th percentile is above it).
+    cycle_duration_slow_share: float = 0.1
+    cycle_duration_window_seconds: float = 300.0
     cycle_errors_warning: int = 1
     cycle_errors_critical: int = 3
     cycle_errors_window_seconds: float = 300.0
@@ -72,6 +76,11 @@ class Thresholds:
     def __post_init__(self) -> None:
         for f in fields(self):
             _positive("Thresholds", f.name, getattr(self, f.name))
+        if self.cycle_duration_slow_share >= 1:
+            raise _fail(
+                "Thresholds", "cycle_duration_slow_share", "a share below 1",
+                self.cycle_duration_slow_share,
+            )  # fmt: skip
         pairs = [
             ("cycle_duration_warning_seconds", "cycle_duration_critical_seconds"),
             ("cycle_errors_warning", "cycle_errors_critical"),

@@ -33,6 +33,8 @@ RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks.md"
 CUSTOM = Thresholds(
     cycle_duration_warning_seconds=2.0,
     cycle_duration_critical_seconds=4.0,
+    cycle_duration_slow_share=0.25,
+    cycle_duration_window_seconds=120,
     cycle_errors_warning=2,
     cycle_errors_critical=5,
     cycle_errors_window_seconds=120,
@@ -135,6 +137,7 @@ def test_rendered_rules_pass_promtool_check_and_unit_tests(tmp_path: Path, case:
         ("daily_loss_warning_ratio", 0.85, "DailyLossGuardWarn"),
         ("daily_loss_critical_ratio", 0.99, "DailyLossGuardCritical"),
         ("cycle_duration_critical_seconds", 10.0, "CycleDurationCritical"),
+        ("cycle_duration_slow_share", 0.2, "CycleDurationWarn"),
         ("cycle_errors_critical", 4, "CycleErrorsCritical"),
         ("ws_reconnects_critical", 6, "WebsocketReconnectLoop"),
         ("expected_cycle_interval_seconds", 6.0, "LoopHeartbeatWarn"),

@@ -27,8 +27,6 @@ from .options import OpsOptions
 
 __all__ = [
     "ALERT_RUNBOOKS",
-    "CYCLE_DURATION_WINDOW_SECONDS",
-    "SLOW_CYCLE_SHARE",
     "WS_RECONNECTS_WARNING_WINDOW_SECONDS",
     "AlertDefinition",
     "Signal",
@@ -64,12 +62,6 @@ ALERT_RUNBOOKS: tuple[tuple[str, str], ...] = (
 )
 _ANCHORS = dict(ALERT_RUNBOOKS)
 
-#: Cycle-duration rules fire when more than this share of the window's cycles is slower than the
-#: threshold, i.e. when the 90th percentile is above it. Counted from the bucket at the threshold,
-#: so the comparison is exact (no ``histogram_quantile`` interpolation between edges).
-SLOW_CYCLE_SHARE = 0.1
-#: The window the cycle-duration share is counted over.
-CYCLE_DURATION_WINDOW_SECONDS = 300
 #: ``ws_reconnects_hourly_warning`` counts over this window (the playbook's health check's hour).
 WS_RECONNECTS_WARNING_WINDOW_SECONDS = 3600
 
@@ -340,15 +332,16 @@ def _market_data(options: OpsOptions) -> list[AlertDefinition]:
 def _control_loop(options: OpsOptions) -> list[AlertDefinition]:
     t, job = options.thresholds, options.job
     histogram, cycles = _name(options, "cycle_duration_seconds"), _name(options, "cycles_total")
-    window = CYCLE_DURATION_WINDOW_SECONDS * 1000
+    # More than ``cycle_duration_slow_share`` of the window's cycles slower than the level,
+    # counted from the bucket at the level: exact, no histogram_quantile interpolation.
+    window = _ms(t.cycle_duration_window_seconds, "cycle_duration_window_seconds")
+    share = t.cycle_duration_slow_share
     errors_window = _ms(t.cycle_errors_window_seconds, "cycle_errors_window_seconds")
     warn_edge = _cycle_edge(options, "cycle_duration_warning_seconds")
     crit_edge = _cycle_edge(options, "cycle_duration_critical_seconds")
 
     def slow(edge: float) -> Signal:
-        return Signal(
-            "slow_share", histogram, ">", SLOW_CYCLE_SHARE, job, window_ms=window, bucket=edge
-        )
+        return Signal("slow_share", histogram, ">", share, job, window_ms=window, bucket=edge)
 
     def failed(level: float) -> Signal:
         # cycles_total{outcome="error"} exists at 0 from start-up, so increase() sees the first
@@ -369,8 +362,8 @@ def _control_loop(options: OpsOptions) -> list[AlertDefinition]:
             "Cycles are slow on {{ $labels.instance }}",
             "{{ $value | humanizePercentage }} of the cycles in the last "
             f"{format_duration(window)} took longer than the threshold (warning: more than "
-            f"{_percent(SLOW_CYCLE_SHARE)} slower than {_text(warn_edge)}; critical: more than "
-            f"{_percent(SLOW_CYCLE_SHARE)} slower than {_text(crit_edge)}).",
+            f"{_percent(share)} slower than {_text(warn_edge)}; critical: more than "
+            f"{_percent(share)} slower than {_text(crit_edge)}).",
             ("CycleDurationWarn", 120_000, slow(warn_edge)),
             ("CycleDurationCritical", 60_000, slow(crit_edge)),
         ),
