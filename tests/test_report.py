@@ -203,6 +203,13 @@ def test_time_above_thresholds(report: dict[str, Any]) -> None:
     assert rows["health market_data", "degraded"] == (1, 120.0)
     assert rows["health market_data", "unhealthy"] == (1, 60.0)
     assert report["operations"]["stale_marks_by_symbol"] == {"BTC-PERP": 1, "SOL-PERP": 1}
+    assert [(i["kind"], i["key"], i["count"], i["first"]) for i in
+            report["operations"]["incidents"]] == [
+        ("stale mark", "BTC-PERP", 1, "2026-11-25T09:30:00.000Z"),  # legacy, epoch time
+        ("stale mark", "SOL-PERP", 1, "2026-11-25T07:00:01.000Z"),
+        ("ws reconnect", "default", 1, "2026-11-25T09:30:00.000Z"),  # legacy: no stream
+        ("ws reconnect", "marks", 1, "2026-11-25T07:00:00.000Z"),
+    ]  # fmt: skip
 
 
 def test_thresholds_and_time_zone_move_the_figures(data_dir: Path) -> None:

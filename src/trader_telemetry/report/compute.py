@@ -407,6 +407,10 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
             ],
             "stale_marks": tally.stale_marks,
             "stale_marks_by_symbol": dict(sorted(tally.stale_by_symbol.items())),
+            "incidents": [
+                {"kind": kind, "key": key, "count": count, "first": _iso(first), "last": _iso(last)}
+                for (kind, key), (count, first, last) in sorted(tally.incidents.items())
+            ],
             "ws_reconnects": tally.ws_reconnects,
             "rejections": tally.rejections,
             "time_above": _time_above(tally, ordered),

@@ -232,12 +232,15 @@ def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 ],
             )
         )
-    if ops.get("stale_marks_by_symbol"):
+    if ops.get("incidents"):
         tables.append(
             (
-                "Stale marks by symbol",
-                ["Symbol", "Stale marks"],
-                [[symbol, str(n)] for symbol, n in ops["stale_marks_by_symbol"].items()],
+                "Staleness and reconnect incidents",
+                ["Kind", "Symbol or stream", "Times", "First", "Last"],
+                [
+                    [i["kind"], i["key"], str(i["count"]), i["first"], i["last"]]
+                    for i in ops["incidents"]
+                ],
             )
         )
     if ops.get("time_above"):

@@ -201,6 +201,8 @@ class Tally:
     slowest: list[tuple[float, int, int | None, datetime]] = field(default_factory=list)
     stale_marks: int = 0
     stale_by_symbol: Counter[str] = field(default_factory=Counter)
+    #: (kind, symbol or stream) -> [count, first, last]: the staleness and reconnect incidents.
+    incidents: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     ws_reconnects: int = 0
     rejections: int = 0
     events: int = 0
@@ -253,9 +255,12 @@ class Tally:
                 self.loss_ratio.observe(event.timestamp, loss / limit)
         elif kind in _STALE_TYPES:
             self.stale_marks += 1
-            self.stale_by_symbol[str(fields.get("symbol") or "unknown")] += 1
+            symbol = str(fields.get("symbol") or "unknown")
+            self.stale_by_symbol[symbol] += 1
+            self._incident("stale mark", symbol, event.timestamp)
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
+            self._incident("ws reconnect", str(fields.get("stream") or "default"), event.timestamp)
         elif kind == "rejection":
             self.rejections += 1
         elif kind == "health":
@@ -265,6 +270,15 @@ class Tally:
                 if steps is None:
                     steps = self.health[check] = _Steps((1.0, 2.0))
                 steps.observe(event.timestamp, _STATUS_RANK[status])
+
+    def _incident(self, kind: str, key: str, moment: datetime) -> None:
+        seen = self.incidents.get((kind, key))
+        if seen is None:
+            self.incidents[(kind, key)] = [1, moment, moment]
+            return
+        seen[0] += 1
+        seen[1] = min(seen[1], moment)
+        seen[2] = max(seen[2], moment)
 
     def _fill(self, fields: dict[str, Any]) -> None:
         realized = fields.get("realized_pnl")
@@ -427,6 +441,7 @@ class Tally:
         self.durations.extend(later.durations)
         self.stale_marks += later.stale_marks
         self.stale_by_symbol.update(later.stale_by_symbol)
+        _merge_incidents(self.incidents, later.incidents)
         self.ws_reconnects += later.ws_reconnects
         self.rejections += later.rejections
         self.events += later.events
@@ -442,3 +457,15 @@ class Tally:
 
 def text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _merge_incidents(
+    into: dict[tuple[str, str], list[Any]], later: dict[tuple[str, str], list[Any]]
+) -> None:
+    """Add ``later``'s incident counts and widen the first/last times."""
+    for key, (count, first, last) in later.items():
+        seen = into.get(key)
+        if seen is None:
+            into[key] = [count, first, last]
+        else:
+            seen[:] = [seen[0] + count, min(seen[1], first), max(seen[2], last)]
