@@ -197,8 +197,14 @@ def read_events(
     """
     name = os.fspath(path)
     os.stat(name)  # a missing file fails here, not at the first next()
-    return _read_file(
-        name, _as_utc(start), _as_utc(end), ReadStats() if stats is None else stats, progress
+    return _parse(
+        None,
+        os.path.basename(name),
+        _as_utc(start),
+        _as_utc(end),
+        ReadStats() if stats is None else stats,
+        path=name,
+        progress=progress,
     )
 
 
@@ -209,16 +215,6 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 
 
 _PROGRESS_EVERY: Final = 16_384  # lines between two progress calls
-
-
-def _read_file(
-    name: str,
-    start: datetime | None,
-    end: datetime | None,
-    stats: ReadStats,
-    progress: Callable[[int], None] | None,
-) -> Iterator[Event]:
-    return _parse(None, os.path.basename(name), start, end, stats, path=name, progress=progress)
 
 
 def _reporting(file: BinaryIO, progress: Callable[[int], None]) -> Iterator[bytes]:
