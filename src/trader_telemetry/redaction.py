@@ -90,21 +90,18 @@ class Redactor:
         self._key_memo: dict[str, bool] = {}
         self._text_memo: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Cheap pre-check: most strings contain none of the names (nor a URL or a bearer
+        # token) at all. Substring tests on the lower-cased text: a case-insensitive regex
+        # alternation costs about 0.6 µs per character of text, these about 0.02.
+        self._needles: tuple[str, ...] = ()
         if self.keys:
-            alternatives = "|".join(re.escape(c) for c in sorted(set(self._compact), key=len))
-            # Cheap pre-check: most strings contain none of the names (nor a URL or a bearer
-            # token) at all.
-            self._probe: re.Pattern[str] | None = re.compile(
-                "|".join(re.escape(k) for k in self.keys) + "|" + alternatives + "|://|bearer",
-                re.IGNORECASE,
-            )
-        else:
-            self._probe = None
+            needles = {k.lower() for k in self.keys} | set(self._compact) | {"://", "bearer"}
+            self._needles = tuple(sorted(n for n in needles if n))
 
     @property
     def enabled(self) -> bool:
         """False when no key names are configured."""
-        return self._probe is not None
+        return bool(self._needles)
 
     def matches(self, key: str) -> bool:
         """Whether values stored under ``key`` are redacted.
@@ -130,7 +127,10 @@ class Redactor:
     def text(self, value: str) -> str:
         """``value`` with every ``NAME=secret`` / ``NAME: secret`` pair's secret replaced, and
         URL passwords and bearer tokens (see the module's description)."""
-        if self._probe is None or not self._probe.search(value):
+        if not self._needles:
+            return value
+        lowered = value.lower()
+        if not any(needle in lowered for needle in self._needles):
             return value
         if "@" in value and "://" in value:
             value = _URL_USERINFO.sub(rf"\g<head>{REDACTED}@", value)
@@ -158,7 +158,7 @@ class Redactor:
     def label(self, label_name: str, value: str) -> str:
         """A label value as it may be exported: all of it when the label's name matches,
         else its ``NAME=secret`` pairs. Remembers recent answers (label values repeat)."""
-        if self._probe is None:
+        if not self._needles:
             return value
         if self.matches(label_name):
             return REDACTED
@@ -194,7 +194,7 @@ class Redactor:
             >>> Redactor().fields({"auth": {"passphrase": "p"}, "note": "password: hunter2"})
             {'auth': {'passphrase': '[REDACTED]'}, 'note': 'password: [REDACTED]'}
         """
-        if self._probe is None:
+        if not self._needles:
             return dict(fields)
         if depth >= _MAX_DEPTH:
             return {"redacted": REDACTED}
