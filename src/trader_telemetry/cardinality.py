@@ -23,8 +23,10 @@ def valid_utf8(text: str) -> str:
     by U+FFFD.
 
     Example:
-        >>> valid_utf8("BTC-PERP") == "BTC-PERP", valid_utf8("BTC\udcff") == "BTC\ufffd"
-        (True, True)
+        >>> valid_utf8("BTC-PERP")
+        'BTC-PERP'
+        >>> valid_utf8("BTC" + chr(0xDCFF)) == "BTC" + chr(0xFFFD)
+        True
     """
     if text.isascii():
         return text
