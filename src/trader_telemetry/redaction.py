@@ -151,7 +151,7 @@ class Redactor:
         if parts:
             parts.append(value[done:])
             value = "".join(parts)
-        if "earer" in value:  # a bearer token with no name before it (the pairs are done)
+        if "bearer" in lowered:  # a bearer token with no name before it (the pairs are done)
             value = _BEARER.sub(rf"\g<scheme>{REDACTED}", value)
         return value
 

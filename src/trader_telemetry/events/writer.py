@@ -40,6 +40,9 @@ _Item = tuple[float, str, dict[str, Any]]
 #: Envelope names an event's own fields cannot take: such a field is written as ``field_NAME``.
 RESERVED_FIELDS = ("timestamp", "event_type")
 _WARN_INTERVAL = 60.0  # seconds between two warnings about unencodable events
+# Lines per write: a round that finds a long backlog writes as it goes, so the first lines
+# reach the file early (and a process killed mid-round loses less).
+_CHUNK_LINES = 2048
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -194,6 +197,7 @@ class EventLog:
             queue = self._queue
             transform = self._transform
             encode = self._encode
+            pending = 0
             for _ in range(len(queue)):
                 try:
                     when, event_type, fields = queue.popleft()
@@ -211,6 +215,11 @@ class EventLog:
                     self._unencodable("unencodable", event_type, exc)
                     continue
                 batches.setdefault(self.path(when), []).append(line)
+                pending += 1
+                if pending >= _CHUNK_LINES:
+                    for path, lines in batches.items():
+                        self._write(path, lines, final=final)
+                    batches, pending = {}, 0
             for path, lines in batches.items():
                 self._write(path, lines, final=final)
 
