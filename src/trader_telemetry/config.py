@@ -168,7 +168,8 @@ class TelemetryConfig:
         health_startup_grace_seconds: While the process is younger, an overall UNKNOWN answers
             HTTP 200 instead of 503; default: the heartbeat's critical threshold.
         data_dir: Write ``events.jsonl`` and ``metrics.json`` here (``var/data/{namespace}/
-            {profile}`` is the usual place); None writes no files.
+            {profile}`` is the usual place; ``~`` is expanded); None writes no files. A path
+            that is a regular file is a ``ConfigurationError``.
         events_queue_size: Events waiting for the writer thread before new ones are dropped.
         events_rotate_daily: ``events-YYYY-MM-DD.jsonl`` per UTC day instead of one file.
         events_max_bytes: Past this size the events file moves to ``.1``; None: no cap.
@@ -302,6 +303,13 @@ class TelemetryConfig:
             object.__setattr__(self, "data_dir", os.fspath(self.data_dir))
         if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
             raise _fail(owner, "data_dir", "a directory path or None", self.data_dir)
+        if self.data_dir is not None:
+            # "~/bot-data" means the home directory, as a shell would read it.
+            object.__setattr__(self, "data_dir", os.path.expanduser(self.data_dir))
+            if os.path.isfile(self.data_dir):
+                raise _fail(
+                    owner, "data_dir", "a directory path (it is a regular file)", self.data_dir
+                )
         for name in ("events_queue_size", "events_max_bytes"):
             value = getattr(self, name)
             if value is None and name == "events_max_bytes":

@@ -63,12 +63,13 @@ class MetricPipeline:
             scope_labels=config.scope_labels,
             max_label_values=config.max_label_values,
             on_overflow=self._count_overflow,
+            on_unencodable=self._count_unencodable,
         )
         #: The OTLP push reader (``otlp_metrics=True``), else None.
         self.push_reader: MetricReader | None = None
         self.owns_provider = meter_provider is None
         if meter_provider is None:
-            resource = service_resource(config.namespace)
+            resource = service_resource(config.namespace, self._count_bad_attributes)
             readers = [self.reader.metric_reader]
             if config.otlp_metrics:
                 settings = resolve_push_settings(
@@ -105,6 +106,21 @@ class MetricPipeline:
             "%s: OpenTelemetry folded attribute sets past its cardinality limit into one "
             'series labelled otel_metric_overflow="true"',
             metric,
+        )
+
+    def _count_bad_attributes(self, count: int) -> None:
+        for _ in range(count):
+            self._monitor.reject(
+                "invalid_utf8",
+                "OTEL_RESOURCE_ATTRIBUTES: an attribute is not valid UTF-8; U+FFFD replaces "
+                "the bad characters",
+            )
+
+    def _count_unencodable(self) -> None:
+        self._monitor.reject(
+            "invalid_utf8",
+            "the exposition held text UTF-8 cannot encode (a lone surrogate in a label value "
+            "or attribute); it was written as '?'",
         )
 
     def release(self, timeout: float) -> None:

@@ -19,6 +19,7 @@ from .cardinality import LabelLimiter
 from .clock import Clock
 from .config import TelemetryConfig
 from .events import EventLog
+from .events.writer import rename_reserved
 from .fetchers import decorate_fetcher, extract_account
 from .redaction import RedactingLabelLimiter, Redactor
 from .selfmonitor import SelfMonitor
@@ -28,6 +29,9 @@ from .validation import ValueChecker
 __all__ = ["RecordingCalls"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What a symbol is never: a (symbol, price) pair, a container, bytes, a number or a flag.
+_NOT_SYMBOLS = (tuple, list, dict, set, frozenset, bytes, bytearray, float, bool, type(None))
 
 
 class RecordingCalls:
@@ -66,6 +70,12 @@ class RecordingCalls:
         try:
             marks = self._marks
             if symbol not in marks:  # a new symbol: bounded by the label limit
+                raw: object = symbol  # typed str; a clumsy caller passes anything
+                if isinstance(raw, _NOT_SYMBOLS):
+                    self._monitor.reject(
+                        "bad_symbol", "a symbol must be a str, got %r; ignored", symbol
+                    )
+                    return
                 symbol = self._limiter("market_data_staleness_seconds", "symbol").admit(symbol)
             marks[symbol] = self._monotonic()
             if price is not None:
@@ -73,15 +83,32 @@ class RecordingCalls:
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_mark", exc)
 
-    def record_marks(self, marks: Mapping[str, float] | Iterable[str]) -> None:
-        """Record many marks at once: a ``{symbol: price}`` mapping or an iterable of symbols."""
+    def record_marks(
+        self, marks: Mapping[str, float] | Iterable[str] | Iterable[tuple[str, float]]
+    ) -> None:
+        """Record many marks at once: a ``{symbol: price}`` mapping, an iterable of symbols,
+        or of ``(symbol, price)`` pairs (so ``marks.items()`` works as ``marks`` does). A lone
+        string is one symbol, not one per character.
+
+        Example:
+            >>> from trader_telemetry import Telemetry
+            >>> t = Telemetry(serve=False)
+            >>> t.record_marks({"BTC-PERP": 97_000.5}.items())
+            >>> sorted(t.snapshot()["positions"])
+            ['BTC-PERP']
+        """
         try:
             if isinstance(marks, Mapping):
                 for symbol, price in marks.items():
                     self.record_mark(symbol, price)
+            elif isinstance(marks, str):
+                self.record_mark(marks)
             else:
-                for symbol in marks:
-                    self.record_mark(symbol)
+                for item in marks:
+                    if type(item) is tuple and len(item) == 2:
+                        self.record_mark(*item)
+                    else:
+                        self.record_mark(item)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_marks", exc)
 
@@ -152,6 +179,12 @@ class RecordingCalls:
                     recorded_wall=self.clock.time() if at is None else at,
                 )
                 total = state.account.total
+            if total is None and state.account.total_overflows:
+                self._monitor.reject(
+                    "overflow",
+                    "total PnL (realized + unrealized + funding) overflows a float; "
+                    "it is exported as null",
+                )
             self._emit("account", {**accepted, "total_pnl": total})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_account", exc)
@@ -175,7 +208,15 @@ class RecordingCalls:
                 value = self._check.number(f"exposure_usd[{symbol!r}]", usd)
                 if value is not None:
                     key = limiter.admit(symbol)
-                    fresh[key] = fresh.get(key, 0.0) + value if key != symbol else value
+                    if key != symbol:  # several symbols folded into one series: their sum
+                        folded = fresh.get(key, 0.0) + value
+                        if not math.isfinite(folded):
+                            self._monitor.reject(
+                                "overflow", "exposure_usd[%r]: the sum overflows; kept", key
+                            )
+                            continue
+                        value = folded
+                    fresh[key] = value
                 elif symbol in self._state.exposure:
                     fresh[symbol] = self._state.exposure[symbol]  # keep the last good value
             self._state.exposure = fresh
@@ -184,9 +225,30 @@ class RecordingCalls:
 
     def record_daily_loss(self, loss: float, limit: float | None = None) -> None:
         """Today's loss counted by the daily-loss guard (positive = loss) and, optionally, the
-        guard's limit (> 0)."""
+        guard's limit (> 0).
+
+        A negative loss (a day in profit, or a signed PnL passed by mistake) is recorded as 0
+        and counted in ``telemetry_rejected_values_total{reason="negative_daily_loss"}`` with a
+        warning: the guard measures losses, and a PnL of -50 passed as is would read as a
+        profit and never alert.
+
+        Example:
+            >>> from trader_telemetry import Telemetry
+            >>> t = Telemetry(serve=False)
+            >>> t.record_daily_loss(-50.0, limit=1_000.0)
+            >>> t.snapshot()["risk"]["daily_loss"]
+            0.0
+        """
         try:
             value = self._check.number("daily_loss", loss)
+            if value is not None and value < 0:
+                self._monitor.reject(
+                    "negative_daily_loss",
+                    "daily loss %r is negative; recorded as 0 (pass the loss as a positive "
+                    "number: -pnl when the day's PnL is negative, 0 when it is not)",
+                    loss,
+                )
+                value = 0.0
             if value is not None:
                 self._state.daily_loss = value
             if limit is not None:
@@ -194,13 +256,36 @@ class RecordingCalls:
                 if cap is not None:
                     self._state.daily_loss_limit = cap
             if value is not None:
-                self._emit("daily_loss", {"loss": value, "limit": self._state.daily_loss_limit})
+                cap = self._state.daily_loss_limit
+                if cap and not math.isfinite(value / cap):
+                    self._monitor.reject(
+                        "overflow", "daily loss / limit overflows; the ratio is exported as null"
+                    )
+                self._emit("daily_loss", {"loss": value, "limit": cap})
         except Exception as exc:  # noqa: BLE001
             self._monitor.fault("record_daily_loss", exc)
 
     def set_circuit_breaker(self, triggered: bool, reason: str | None = None) -> None:
-        """Set the circuit breaker state; a change to triggered counts one trip under ``reason``."""
+        """Set the circuit breaker state; a change to triggered counts one trip under ``reason``.
+
+        ``triggered`` must be a bool (0 and 1 are taken too): anything else, such as the string
+        ``"no"`` (which Python would read as true), is rejected and counted
+        (``reason="not_a_bool"``), and the state stays as it was.
+        """
         try:
+            flag: object = triggered  # typed bool; "no" would read as true
+            if type(flag) is not bool:
+                if (isinstance(flag, int | float) and flag in (0, 1)) or type(
+                    flag
+                ).__name__ == "bool_":  # 0, 1, numpy's bool
+                    triggered = bool(flag)
+                else:
+                    self._monitor.reject(
+                        "not_a_bool",
+                        "set_circuit_breaker takes True or False, got %r; ignored",
+                        flag,
+                    )
+                    return
             state = self._state
             key = None
             if triggered:
@@ -342,8 +427,12 @@ class RecordingCalls:
             except Exception as exc:  # noqa: BLE001
                 self._monitor.fault("events", exc)
 
-    def event(self, event_type: str, **fields: Any) -> None:
+    def event(self, event_type: str, /, **fields: Any) -> None:
         """Append an event of the bot's own to ``events.jsonl`` (no-op without ``data_dir``).
+
+        ``timestamp`` and ``event_type`` belong to the envelope: fields of those names are
+        written as ``field_timestamp`` and ``field_event_type`` and counted
+        (``telemetry_rejected_values_total{reason="reserved_field"}``).
 
         Example:
             >>> from trader_telemetry import Telemetry
@@ -356,4 +445,11 @@ class RecordingCalls:
                 "bad_event_type", "event type must be a non-empty str, got %r", event_type
             )
             return
+        if "timestamp" in fields or "event_type" in fields:
+            self._monitor.reject(
+                "reserved_field",
+                "event %r: timestamp and event_type are the envelope's; written as field_*",
+                event_type,
+            )
+            fields = rename_reserved(fields)
         self._emit(event_type, fields)

@@ -8,6 +8,7 @@ not on every tick.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -37,13 +38,27 @@ class AccountSnapshot:
 
     @property
     def total(self) -> float | None:
-        """``total_pnl`` when given, else the sum of the parts that are known."""
+        """``total_pnl`` when given, else the sum of the parts that are known (None when that
+        sum of finite parts overflows a float)."""
         if self.total_pnl is not None:
             return self.total_pnl
         parts = [
             p for p in (self.realized_pnl, self.unrealized_pnl, self.funding_pnl) if p is not None
         ]
-        return sum(parts) if parts else None
+        if not parts:
+            return None
+        total = sum(parts)
+        return total if math.isfinite(total) else None
+
+    @property
+    def total_overflows(self) -> bool:
+        """True when the parts are finite but their sum is not."""
+        if self.total_pnl is not None:
+            return False
+        parts = [
+            p for p in (self.realized_pnl, self.unrealized_pnl, self.funding_pnl) if p is not None
+        ]
+        return bool(parts) and not math.isfinite(sum(parts))
 
 
 @dataclass(slots=True)

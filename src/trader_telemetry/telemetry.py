@@ -23,7 +23,7 @@ from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
 from .events import EventLog, MetricsFile
 from .exposition.server import MetricsServer
-from .exposition.snapshot import build_snapshot
+from .exposition.snapshot import build_snapshot, finite_json
 from .exposition.webconfig import WebConfig, load_web_config
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
@@ -234,7 +234,19 @@ class Telemetry(RecordingCalls):
             "status": report.status.value,
             "checks": {result.name: result.status.value for result in report.results},
         }
-        return document
+        return self._finite_json(document)
+
+    def _finite_json(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Strict JSON whatever was recorded: a NaN or infinity still in ``document`` (a sum of
+        finite values that overflowed, a check's details) becomes null and is counted."""
+        clean, replaced = finite_json(document)
+        if replaced:
+            self._monitor.reject(
+                "non_finite_json",
+                "%d non-finite value(s) in a JSON document were written as null",
+                replaced,
+            )
+        return clean  # type: ignore[no-any-return]
 
     def health_report(self) -> HealthReport:
         """Run the health checks (or reuse a report younger than ``health_cache_seconds``).
@@ -254,7 +266,8 @@ class Telemetry(RecordingCalls):
         for unhealthy, and for unknown once the start-up grace is over."""
         self._run_refresh_hooks()
         code, document = self._health.http_response(self.config.namespace, self.config.profile)
-        return code, self._redactor.fields(document)  # check messages may quote a secret
+        # Check messages may quote a secret; their details may hold an overflowed figure.
+        return code, self._finite_json(self._redactor.fields(document))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the endpoint and release the reader; idempotent, returns within ``timeout``

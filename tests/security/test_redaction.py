@@ -114,6 +114,8 @@ def test_config_field_and_environment() -> None:
         "password",
         "passphrase",
         "private_key",
+        "authorization",
+        "cookie",
     )
     env = {"TRADER_TELEMETRY_REDACT_KEYS": "key, account_id ,"}
     assert tt.TelemetryConfig.from_env(env).redact_keys == ("key", "account_id")

@@ -5,15 +5,23 @@ and I/O happen on the writer thread. A full queue drops the newest event and cou
 error (read-only directory, disk full) is logged once, counted, and the batch is retried on the
 next round. Each batch is written with one ``write`` of whole lines, so a line is complete or
 absent (a process killed mid-write can leave only the last line torn; readers skip it).
+
+Each event is encoded on its own: one that cannot be (a tuple or bytes key, a ``__str__`` that
+raises, a circular structure) is dropped and counted as ``unencodable``, the rest of its batch
+is written, and the writer thread carries on whatever an event or a callback raises. Events
+still unwritten when :meth:`EventLog.close` gives up (a failing disk at shutdown, a writer
+stuck past the timeout) are counted as dropped too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,11 +31,18 @@ from typing import Any
 
 from ..clock import rfc3339
 
-__all__ = ["EventLog"]
+__all__ = ["RESERVED_FIELDS", "EventLog", "rename_reserved"]
 
 logger = logging.getLogger("trader_telemetry.events")
 
 _Item = tuple[float, str, dict[str, Any]]
+
+#: Envelope names an event's own fields cannot take: such a field is written as ``field_NAME``.
+RESERVED_FIELDS = ("timestamp", "event_type")
+_WARN_INTERVAL = 60.0  # seconds between two warnings about unencodable events
+# Lines per write: a round that finds a long backlog writes as it goes, so the first lines
+# reach the file early (and a process killed mid-round loses less).
+_CHUNK_LINES = 2048
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -42,6 +57,25 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value.is_finite() else None
     return str(value)
+
+
+def rename_reserved(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with ``timestamp`` and ``event_type`` renamed ``field_timestamp`` and
+    ``field_event_type`` (the envelope cannot be overwritten).
+
+    Example:
+        >>> rename_reserved({"timestamp": "yesterday", "symbol": "BTC-PERP"})
+        {'field_timestamp': 'yesterday', 'symbol': 'BTC-PERP'}
+    """
+    return {(f"field_{k}" if k in RESERVED_FIELDS else k): v for k, v in fields.items()}
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's message, or a placeholder when even that raises."""
+    try:
+        return str(exc)[:200]
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        return "(its message cannot be shown)"
 
 
 def _finite(value: Any) -> Any:
@@ -105,6 +139,8 @@ class EventLog:
         self._queue: deque[_Item] = deque()
         self._retry: list[bytes] = []  # encoded lines a failed write still owes the file
         self._failing = False
+        self._next_warning = 0.0  # monotonic time the next unencodable-event warning may go
+        self._suppressed = 0
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()  # the writer thread and flush() take turns
         self._closed = False
@@ -133,15 +169,26 @@ class EventLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._drain()
-        self._drain()
+            self._drain_safely()
+        self._drain_safely(final=True)
+
+    def _drain_safely(self, *, final: bool = False) -> None:
+        """A writer round that cannot end the thread: whatever it raises is logged (the
+        library's logs are redacted) and counted, and the next round runs."""
+        try:
+            self._drain(final=final)
+        except Exception:
+            # The writer thread must outlive any fault; the library's logs are redacted.
+            logger.exception("trader_telemetry events writer round failed")
+            with contextlib.suppress(Exception):  # a failing counter cannot stop it either
+                self._on_error("events_writer")
 
     def flush(self) -> bool:
         """Write what is queued now (from any thread); True when nothing is left to write."""
         self._drain()
         return not self._queue and not self._retry
 
-    def _drain(self) -> None:
+    def _drain(self, *, final: bool = False) -> None:
         with self._drain_lock:
             batches: dict[Path, list[bytes]] = {}
             if self._retry:
@@ -149,30 +196,65 @@ class EventLog:
                 self._retry = []
             queue = self._queue
             transform = self._transform
+            encode = self._encode
+            pending = 0
             for _ in range(len(queue)):
-                when, event_type, fields = queue.popleft()
+                try:
+                    when, event_type, fields = queue.popleft()
+                except IndexError:  # close() took the rest (this round outlived its timeout)
+                    break
                 if transform is not None:
                     try:
                         fields = transform(fields)
-                    except Exception:  # noqa: BLE001 - a secret may be in it: never write it raw
-                        self._on_drop("transform_error", 1)
+                    except Exception as exc:  # noqa: BLE001 - a secret may be in it: never raw
+                        self._unencodable("transform_error", event_type, exc)
                         continue
-                batches.setdefault(self.path(when), []).append(
-                    self._encode(when, event_type, fields)
-                )
+                try:  # one event at a time: a bad one costs only itself
+                    line = encode(when, event_type, fields)
+                except Exception as exc:  # noqa: BLE001 - RecursionError, TypeError, a raising __str__
+                    self._unencodable("unencodable", event_type, exc)
+                    continue
+                batches.setdefault(self.path(when), []).append(line)
+                pending += 1
+                if pending >= _CHUNK_LINES:
+                    for path, lines in batches.items():
+                        self._write(path, lines, final=final)
+                    batches, pending = {}, 0
             for path, lines in batches.items():
-                self._write(path, lines)
+                self._write(path, lines, final=final)
+
+    def _unencodable(self, reason: str, event_type: object, exc: BaseException) -> None:
+        """Count an event that cannot be written and warn (at most once a minute, without its
+        traceback: the message is enough, and a secret could sit in the frames' text)."""
+        self._on_drop(reason, 1)
+        now = time.monotonic()
+        if now < self._next_warning:
+            self._suppressed += 1
+            return
+        self._next_warning = now + _WARN_INTERVAL
+        suppressed, self._suppressed = self._suppressed, 0
+        logger.warning(
+            "trader_telemetry dropped a %a event it cannot write (%s: %s)%s",
+            event_type,
+            type(exc).__name__,
+            _describe(exc),
+            f" ({suppressed} more since the last warning)" if suppressed else "",
+        )
 
     @staticmethod
     def _encode(when: float, event_type: str, fields: dict[str, Any]) -> bytes:
+        if "timestamp" in fields or "event_type" in fields:
+            fields = rename_reserved(fields)
         record = {"timestamp": rfc3339(when), "event_type": event_type, **fields}
         try:
             text = json.dumps(record, separators=(",", ":"), allow_nan=False, default=_json_default)
-        except ValueError:
+        except ValueError as exc:
+            if "Circular" in str(exc):
+                raise
             text = json.dumps(_finite(record), separators=(",", ":"), default=_json_default)
         return text.encode() + b"\n"
 
-    def _write(self, path: Path, lines: list[bytes]) -> None:
+    def _write(self, path: Path, lines: list[bytes], *, final: bool = False) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._rotate_if_full(path)
@@ -187,7 +269,8 @@ class EventLog:
                 stream.write(data)  # whole lines in one write: complete or absent
                 stream.flush()
         except OSError as exc:
-            kept = self._retry_within_capacity(lines)
+            # The last round (shutdown) has no retry after it: what it cannot write is lost.
+            kept = 0 if final else self._retry_within_capacity(lines)
             if not self._failing:
                 logger.warning(
                     "trader_telemetry cannot write %s (%s); events are kept in memory and "
@@ -220,9 +303,22 @@ class EventLog:
             pass
 
     def close(self, timeout: float = 2.0) -> None:
-        """Write what is queued and stop the writer (idempotent, bounded)."""
+        """Write what is queued and stop the writer (idempotent, bounded). What the writer
+        could not write by then is counted as dropped (``io_error`` when the disk failed,
+        ``shutdown`` when it did not finish in time)."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            # Stuck in a write (a hung disk): what it has not taken yet will never be written.
+            left = 0
+            while True:
+                try:
+                    self._queue.popleft()
+                except IndexError:
+                    break
+                left += 1
+            if left:
+                self._on_drop("shutdown", left)

@@ -52,6 +52,7 @@ _BUSY = (
 )
 _LINGER_SECONDS = 0.5  # after an error answer, read what the client still sends, this long
 _LINGER_BYTES = 1 << 20
+_FAILURE_LOG_SECONDS = 60.0
 
 
 class MetricsSource(Protocol):
@@ -82,6 +83,28 @@ class _Server(ThreadingHTTPServer):
     open_paths: frozenset[str]
     slots: threading.BoundedSemaphore
     refused: int = 0
+    #: Failed answers (500): the first is logged with its traceback, then one line a minute.
+    failures: int = 0
+    _failure_logged_at: float = float("-inf")
+    _failures_logged: int = 0
+
+    def log_failure(self, path: str, exc: Exception) -> None:
+        """Log the error being handled: with its traceback at most once a minute, so a broken
+        render scraped every second does not flood the bot's log."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._failure_logged_at < _FAILURE_LOG_SECONDS:
+            logger.debug("error while serving %s (again)", path, exc_info=exc)
+            return
+        since, self._failures_logged = self.failures - self._failures_logged, self.failures
+        self._failure_logged_at = now
+        logger.error(
+            "error while serving %s (%d failed answers since the last such message; at most "
+            "one a minute)",
+            path,
+            since,
+            exc_info=exc,
+        )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # Runs on the accept thread: it must never block, so a full house is answered here
@@ -256,8 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             # The scraper hung up (timeout, restart): nobody to answer, nothing to report.
             logger.debug("client left while %s was being served", path)
             self.close_connection = True
-        except Exception:
-            logger.exception("error while serving %s", path)
+        except Exception as exc:  # noqa: BLE001 - logged by log_failure (rate-limited)
+            self.server.log_failure(path, exc)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self._send(

@@ -11,11 +11,47 @@ from ..selfmonitor import SelfMonitor
 from ..state import RecordedState
 from ..version import __version__
 
-__all__ = ["build_snapshot"]
+__all__ = ["build_snapshot", "finite_json"]
 
 
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def finite_json(value: Any) -> tuple[Any, int]:
+    """``value`` with every NaN or infinity (nested in dicts, lists, tuples) replaced by None,
+    and how many were replaced: what strict JSON can carry.
+
+    Example:
+        >>> finite_json({"total": float("inf"), "parts": [1.0, float("nan")]})
+        ({'total': None, 'parts': [1.0, None]}, 2)
+    """
+    if isinstance(value, float):
+        return (value, 0) if math.isfinite(value) else (None, 1)
+    if isinstance(value, dict):
+        replaced = 0
+        clean: dict[Any, Any] = {}
+        for key, item in value.items():
+            clean[key], count = finite_json(item)
+            replaced += count
+        return clean, replaced
+    if isinstance(value, list | tuple):
+        replaced = 0
+        items = []
+        for item in value:
+            clean_item, count = finite_json(item)
+            items.append(clean_item)
+            replaced += count
+        return items, replaced
+    return value, 0
+
+
+def _ratio(loss: float | None, limit: float | None) -> float | None:
+    """loss / limit, or None without both or when it overflows (a tiny limit)."""
+    if loss is None or not limit:
+        return None
+    ratio = loss / limit
+    return ratio if math.isfinite(ratio) else None
 
 
 def build_snapshot(
@@ -68,7 +104,7 @@ def build_snapshot(
         "risk": {
             "daily_loss": loss,
             "daily_loss_limit": limit,
-            "daily_loss_ratio": None if loss is None or not limit else loss / limit,
+            "daily_loss_ratio": _ratio(loss, limit),
             "circuit_breaker_triggered": state.breaker_triggered,
             "circuit_breaker_reason": state.breaker_reason,
             "circuit_breaker_trips": dict(state.breaker_trips),

@@ -71,6 +71,7 @@ def create_reader(
     scope_labels: bool = False,
     max_label_values: int = 200,
     on_overflow: Callable[[str], None] | None = None,
+    on_unencodable: Callable[[], None] | None = None,
 ) -> PrometheusReader:
     """Build the reader named by ``TelemetryConfig.reader``."""
     if name == "native":
@@ -79,6 +80,7 @@ def create_reader(
             scope_labels=scope_labels,
             max_label_values=max_label_values,
             on_overflow=on_overflow,
+            on_unencodable=on_unencodable,
         )
     if name == "otel-prometheus":
         return OtelPrometheusReader(

@@ -61,9 +61,11 @@ class NativePrometheusReader(MetricReader):
         process_metrics: bool = True,
         max_label_values: int = 200,
         on_overflow: Callable[[str], None] | None = None,
+        on_unencodable: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(cardinality_limits=cardinality_limits(max_label_values))
         self._on_overflow = on_overflow
+        self._on_unencodable = on_unencodable
         self._overflowed: set[str] = set()
         self._overflow_lock = threading.Lock()
         self._renderers = {
@@ -159,7 +161,14 @@ class NativePrometheusReader(MetricReader):
         text = self._renderers[openmetrics].render(
             data, openmetrics=openmetrics, direct=direct, direct_scope=self._direct_scope
         )
-        body = text.encode()
+        try:
+            body = text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate that reached the exposition some other way than our recording
+            # calls (which replace it): a scrape must still answer, so it becomes "?".
+            body = text.encode("utf-8", "replace")
+            if self._on_unencodable is not None:
+                self._on_unencodable()
         if self._process is not None:
             if openmetrics:
                 # prometheus_client leaves this one untyped; it returns bytes.
