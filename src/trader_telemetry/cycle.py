@@ -216,11 +216,11 @@ class CycleTimer:
         number = next(state.numbers)  # atomic under the GIL: safe from many threads
         try:
             start = self._monotonic()
-            state.running[number] = start
         except Exception as exc:  # noqa: BLE001 - a broken clock must not stop the bot
             self._recorder._cycle_fault("cycle_begin", exc)
             start = 0.0
         cycle = Cycle(self, number, start)
+        state.running[number] = cycle
         if self._tracing is not None:
             try:
                 cycle._span, cycle._span_token = self._tracing.start_cycle(number)
@@ -237,17 +237,22 @@ class CycleTimer:
     ) -> Literal[False]:
         try:
             end = self._monotonic()
-            cycle = _CURRENT.get()
-            if cycle is None or cycle._timer is not self:
-                # Exited in another context than entered: the recorder counts it as a fault.
-                self._recorder._end_cycle(None, exc, end, 0.0)
-                return False
-            try:
-                _CURRENT.reset(cycle._token)
-            except ValueError:  # a token from another context: just clear ours
-                _CURRENT.set(None)
             state = self._state
-            state.running.pop(cycle.number, None)
+            cycle = _CURRENT.get()
+            if cycle is not None and cycle._timer is not self:
+                cycle = None
+            if cycle is not None:
+                try:
+                    _CURRENT.reset(cycle._token)
+                except ValueError:  # a token from another context: just clear ours
+                    _CURRENT.set(None)
+            # Popping the cycle from ``running`` claims it (dict.pop is atomic): each exit
+            # ends exactly one cycle, even when two threads race for the same one.
+            if cycle is None or state.running.pop(cycle.number, None) is None:
+                cycle = self._claim_orphan()
+                if cycle is None:  # an exit without any entry: the recorder counts a fault
+                    self._recorder._end_cycle(None, exc, end, 0.0)
+                    return False
             duration = end - cycle.start
             histogram = self._histogram
             if exc is None and duration >= 0 and histogram is not None:
@@ -265,6 +270,18 @@ class CycleTimer:
         except Exception as fault:  # noqa: BLE001 - never raise into the bot's loop
             self._recorder._cycle_fault("cycle_end", fault)
         return False  # never swallow the bot's exception
+
+    def _claim_orphan(self) -> Cycle | None:
+        """The oldest running cycle of this timer, claimed, for an exit that has no cycle of
+        its own in its context: a cycle entered on one thread and exited on another (context
+        variables do not cross threads). Ended here, it is counted like any other instead of
+        staying "in progress" for ever; with several running, the durations may pair up
+        differently, but every exit ends one cycle and every cycle is counted once."""
+        running = self._state.running
+        for number, cycle in sorted(running.copy().items()):  # dict.copy is atomic
+            if cycle._timer is self and running.pop(number, None) is not None:
+                return cycle
+        return None
 
     __aenter__ = _async_enter
     __aexit__ = _async_exit

@@ -81,7 +81,7 @@ class Redactor:
         self._compact = ["".join(words) for words in self._names]
         self._key_memo: dict[str, bool] = {}
         self._text_memo: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may record meanwhile
         if self.keys:
             alternatives = "|".join(re.escape(c) for c in sorted(set(self._compact), key=len))
             # Cheap pre-check: most strings contain none of the names at all.
