@@ -149,7 +149,7 @@ class Cycle:
         self._timer = timer
         self.number = number
         self.start = start
-        self._token: Token[Cycle | None]
+        self._token: Token[Cycle | None] | None
         self.duration: float | None = None
         self.outcome: str | None = None
         self._phases: dict[str, float] | None = None  # most cycles of a hot loop have none
@@ -243,8 +243,8 @@ class CycleTimer:
                 cycle = None
             if cycle is not None:
                 try:
-                    _CURRENT.reset(cycle._token)
-                except ValueError:  # a token from another context: just clear ours
+                    _CURRENT.reset(cycle._token)  # type: ignore[arg-type] # None: TypeError
+                except (ValueError, TypeError):  # another context's token, or none: clear ours
                     _CURRENT.set(None)
             # Popping the cycle from ``running`` claims it (dict.pop is atomic): each exit
             # ends exactly one cycle, even when two threads race for the same one.
@@ -280,6 +280,10 @@ class CycleTimer:
         running = self._state.running
         for number, cycle in sorted(running.copy().items()):  # dict.copy is atomic
             if cycle._timer is self and running.pop(number, None) is not None:
+                # Its context still holds it (and, through its token, the cycle before it):
+                # drop the token, or a loop that always ends cycles elsewhere would keep
+                # every cycle it ever ran reachable.
+                cycle._token = None
                 return cycle
         return None
 

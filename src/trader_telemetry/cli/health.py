@@ -278,6 +278,8 @@ def _get(url: str, timeout: float) -> tuple[int, str, bytes]:
         code = response.status
         reason = str(response.reason or "")
         body = _read_limited(response) if code in ANSWER_CODES else b""
+        if time.monotonic() >= deadline:  # cut short mid-body: a partial read, not an answer
+            raise TimeoutError
     except (OSError, http.client.HTTPException, urllib.error.URLError):
         if time.monotonic() >= deadline:  # the watchdog cut it: say so, not "reset"
             raise TimeoutError from None
