@@ -296,8 +296,10 @@ class CycleTimer:
 
 
 def current_cycle() -> Cycle | None:
-    """The cycle running in this thread or asyncio task, or None outside any cycle."""
-    return _CURRENT.get()
+    """The cycle running in this thread or asyncio task, or None outside any cycle (or when
+    the one begun here was ended on another thread)."""
+    cycle = _CURRENT.get()
+    return cycle if cycle is None or cycle.outcome is None else None
 
 
 def decorate_cycle(func: F, timer_factory: Callable[[], CycleTimer]) -> F:

@@ -212,5 +212,6 @@ def test_a_cycle_begun_here_and_ended_on_a_thread_is_ended(
     ended.start()
     ended.join()
     assert cycle.outcome == outcome
+    assert tt.current_cycle() is None  # this thread's context no longer offers it
     assert value(telemetry, "cycles_total", outcome=outcome) == 1
     assert value(telemetry, "cycle_in_progress_seconds") == 0
