@@ -224,3 +224,10 @@ def test_header_values_http_cannot_carry_are_refused(tmp_path: Path, value: str)
     )
     with pytest.raises(tt.ConfigurationError, match="X-Frame-Options"):
         load_web_config(path)
+
+
+def test_the_per_client_cap_comes_from_the_environment() -> None:
+    env = {"TRADER_TELEMETRY_HTTP_MAX_CONNECTIONS_PER_CLIENT": "3"}
+    assert TelemetryConfig.from_env(env).server_limits.max_connections_per_client == 3
+    with pytest.raises(tt.ConfigurationError, match="max_connections_per_client"):
+        TelemetryConfig.from_env({"TRADER_TELEMETRY_HTTP_MAX_CONNECTIONS_PER_CLIENT": "0"})

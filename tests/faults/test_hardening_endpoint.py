@@ -260,6 +260,7 @@ def test_hung_health_check_under_a_probe_flood(
             time.sleep(0.025)
         assert loop.wait_cycles(20)
     accounting = account(telemetry, ledger_of(bot))
+    waiting = len(telemetry.health._flights[hung.name]._waiters)  # reports that gave up
     telemetry.shutdown()
     for _ in range(20):
         telemetry.health_report()
@@ -284,6 +285,7 @@ def test_hung_health_check_under_a_probe_flood(
     assert codes
     assert all(code == 503 for code in codes), codes
     assert hung.calls == 1
+    assert waiting == 0, f"{waiting} reports still wait for the hung call"
 
 
 class Trickler:

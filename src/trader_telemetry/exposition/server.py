@@ -1,12 +1,14 @@
 """One small HTTP server on a background thread, inside the bot's process.
 
 Bound to 127.0.0.1 unless configured otherwise; TLS and basic auth come from a web config
-(:mod:`.webconfig`). Hardened for a port that may face a hostile network: the request head
-must arrive whole within ``read_timeout_seconds`` (no slow-loris), its size and header count
-are bounded (414, 431), at most ``max_connections`` are served at once (503), only GET and
-HEAD are answered (405), routes are exact paths (no file system behind them, anything else
-404), and an error while rendering is a 500 with one line of text (details go to the log).
-Rendering takes no lock across network I/O, so a slow or stuck client never blocks recording.
+(:mod:`.webconfig`). Hardened for a port that may face a hostile network: the request head must
+arrive whole within ``read_timeout_seconds`` (no slow-loris), its size and header count are
+bounded (414, 431), at most ``max_connections`` are served at once and at most
+``max_connections_per_client`` from one address (503), ambiguous framing that could smuggle a
+second request is refused (400 and close), only GET and HEAD are answered (405), routes are
+exact paths (no file system behind them, anything else 404), and an error while rendering is a
+500 with one line of text (details go to the log). Rendering takes no lock across network I/O,
+so a slow or stuck client never blocks recording.
 """
 
 from __future__ import annotations

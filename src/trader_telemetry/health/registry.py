@@ -145,7 +145,6 @@ class _Flight:
 
     def __init__(self, check: HealthCheck) -> None:
         self.check = check
-        self.started = time.monotonic()
         self.finished = False
         self._outcome: tuple[object, BaseException | None] = (None, None)
         self._lock = threading.Lock()
@@ -161,10 +160,18 @@ class _Flight:
         future: asyncio.Future[object] = loop.create_future()
         with self._lock:
             if not self.finished:
-                self._waiters.append((loop, future))
+                waiter = (loop, future)
+                self._waiters.append(waiter)
+                # A report that gives up (timeout) forgets its waiter: a call that never
+                # returns must not collect one per report.
+                future.add_done_callback(lambda _: self._forget(waiter))
                 return future
         _settle(future, *self._outcome)
         return future
+
+    def _forget(self, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[object]]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
 
     def _work(self) -> None:
         try:
