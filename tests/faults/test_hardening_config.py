@@ -21,6 +21,7 @@ import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE
 from trader_telemetry.config import TelemetryConfig
 from trader_telemetry.exposition.webconfig import load_web_config
+from trader_telemetry.ops.options import OpsOptions
 
 from .accounting import account
 from .conftest import RecordRow, write_text
@@ -231,3 +232,14 @@ def test_the_per_client_cap_comes_from_the_environment() -> None:
     assert TelemetryConfig.from_env(env).server_limits.max_connections_per_client == 3
     with pytest.raises(tt.ConfigurationError, match="max_connections_per_client"):
         TelemetryConfig.from_env({"TRADER_TELEMETRY_HTTP_MAX_CONNECTIONS_PER_CLIENT": "0"})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"namespace": "bot\n"}, {"namespace": "_bot"}, {"job": "bot\n"}, {"targets": ("h:9000\n",)}],
+)
+def test_ops_render_names_are_checked_whole(fields: dict[str, object]) -> None:
+    """``ops render`` used the same ``$``-anchored patterns: a trailing newline went into the
+    rendered YAML."""
+    with pytest.raises(tt.ConfigurationError):
+        OpsOptions(**fields)  # type: ignore[arg-type]

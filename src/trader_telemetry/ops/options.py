@@ -14,8 +14,8 @@ from ..errors import ConfigurationError
 
 __all__ = ["DEFAULT_RUNBOOK_BASE", "OpsOptions", "load_thresholds"]
 
-_JOB_RE = re.compile(r"^[a-zA-Z0-9_.:-]+$")
-_TARGET_RE = re.compile(r"^[^\s/]+:[0-9]{1,5}$")
+_JOB_RE = re.compile(r"[a-zA-Z0-9_.:-]+")  # fullmatch: "$" lets a newline end it
+_TARGET_RE = re.compile(r"[^\s/]+:[0-9]{1,5}")
 
 #: Where rendered ``runbook_url`` annotations point; a section anchor is appended.
 DEFAULT_RUNBOOK_BASE = (
@@ -75,12 +75,12 @@ class OpsOptions:
             )
         if not self.job:
             object.__setattr__(self, "job", self.namespace)
-        if not _JOB_RE.match(self.job):
+        if not _JOB_RE.fullmatch(self.job):
             raise ConfigurationError(
                 f"OpsOptions.job has characters a job name cannot have, got {self.job!r}"
             )
         for target in self.targets:
-            if not _TARGET_RE.match(target):
+            if not _TARGET_RE.fullmatch(target):
                 raise ConfigurationError(f"OpsOptions.targets: expected host:port, got {target!r}")
         if self.targets and self.targets_file:
             raise ConfigurationError("OpsOptions: give targets or targets_file, not both")
