@@ -16,6 +16,7 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import value
+from trader_telemetry.config import ServerLimits
 from trader_telemetry.health import (
     HealthCheckRegistry,
     HealthCheckResult,
@@ -330,7 +331,12 @@ def fetch(url: str) -> tuple[int, dict[str, object]]:
 
 @pytest.fixture
 def served(clock: tt.ManualClock) -> Iterator[tuple[tt.Telemetry, str]]:
-    telemetry = tt.Telemetry(namespace="hx", port=0, clock=clock, profile="prod")
+    # The probe storm below sends 100 requests at once from one address: above the default
+    # per-client connection cap, which would answer part of them 503.
+    limits = ServerLimits(max_connections_per_client=128)
+    telemetry = tt.Telemetry(
+        namespace="hx", port=0, clock=clock, profile="prod", server_limits=limits
+    )
     assert telemetry.metrics_url is not None
     yield telemetry, telemetry.metrics_url.removesuffix("/metrics") + "/health"
     telemetry.shutdown()

@@ -57,7 +57,7 @@ class LabelLimiter:
         self._limit = limit
         self._monitor = monitor
         self._seen: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may record mid-admit
 
     def admit(self, value: object) -> str:
         """Return the label value to record: ``value`` as a string, or :data:`OVERFLOW`."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .catalogue import CATALOGUE
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
 from .otlp_metrics import OTLP_PROTOCOLS
@@ -22,13 +23,45 @@ from .redaction import DEFAULT_REDACT_KEYS
 __all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds"]
 
 
-_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Whole-string patterns (used with fullmatch: ``$`` would let a trailing newline through).
+# A namespace starts with a letter: OTel refuses instrument names that start otherwise.
+_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+_PROFILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: OTel refuses instrument names over 255 characters; ours are ``{namespace}_{catalogue name}``.
+MAX_NAMESPACE_LENGTH = 255 - 1 - max(len(spec.name) for spec in CATALOGUE)
+#: A profile is a directory name under the data dir (NAME_MAX is 255 bytes).
+MAX_PROFILE_LENGTH = 255
 _ENV_PREFIX = "TRADER_TELEMETRY_"
 
 
 def _fail(owner: str, name: str, expectation: str, value: object) -> ConfigurationError:
     return ConfigurationError(f"{owner}.{name} must be {expectation}, got {value!r}")
+
+
+def _clipped(value: object) -> object:
+    """``value`` for an error message: a very long string is cut (its length is kept)."""
+    if isinstance(value, str) and len(value) > 60:
+        return f"{value[:40]}... ({len(value)} characters)"
+    return value
+
+
+def namespace_problem(namespace: object) -> str | None:
+    """What a namespace must be, when ``namespace`` is not that; None when it is fine.
+
+    Example:
+        >>> namespace_problem("coinbase_trader") is None
+        True
+        >>> namespace_problem("_trader")
+        'a Prometheus name that OTel accepts ([a-zA-Z][a-zA-Z0-9_]*)'
+    """
+    if not isinstance(namespace, str) or not _NAME_RE.fullmatch(namespace):
+        return "a Prometheus name that OTel accepts ([a-zA-Z][a-zA-Z0-9_]*)"
+    if len(namespace) > MAX_NAMESPACE_LENGTH:
+        return (
+            f"at most {MAX_NAMESPACE_LENGTH} characters (OTel's 255 for an instrument name, "
+            "less the longest metric name)"
+        )
+    return None
 
 
 def _positive(owner: str, name: str, value: object) -> None:
@@ -117,6 +150,9 @@ class ServerLimits:
             pin a thread. Also the idle limit of a kept-alive connection and each write's limit.
         max_connections: Connections served at once; the next one is answered 503 and closed
             (plain HTTP) or just closed (TLS).
+        max_connections_per_client: Connections one client address may hold at once (of
+            ``max_connections``); the next one from it is refused the same way, so idle sockets
+            from one address cannot keep Prometheus out.
         max_request_line_bytes: Longest request line (``GET /metrics HTTP/1.1``); longer: 414.
         max_header_bytes: All header lines together; more: 431.
         max_headers: Header lines; more: 431.
@@ -128,6 +164,7 @@ class ServerLimits:
 
     read_timeout_seconds: float = 10.0
     max_connections: int = 128
+    max_connections_per_client: int = 32
     max_request_line_bytes: int = 8192
     max_header_bytes: int = 16384
     max_headers: int = 64
@@ -136,6 +173,7 @@ class ServerLimits:
         _positive("ServerLimits", "read_timeout_seconds", self.read_timeout_seconds)
         for name in (
             "max_connections",
+            "max_connections_per_client",
             "max_request_line_bytes",
             "max_header_bytes",
             "max_headers",
@@ -228,10 +266,8 @@ class TelemetryConfig:
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
-        if not isinstance(self.namespace, str) or not _NAME_RE.match(self.namespace):
-            raise _fail(
-                owner, "namespace", "a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)", self.namespace
-            )
+        if (problem := namespace_problem(self.namespace)) is not None:
+            raise _fail(owner, "namespace", problem, _clipped(self.namespace))
         if (
             not isinstance(self.host, str)
             or not self.host.strip()
@@ -246,8 +282,17 @@ class TelemetryConfig:
             raise _fail(owner, "port", "an integer in 0..65535", self.port)
         if not isinstance(self.serve, bool):
             raise _fail(owner, "serve", "a bool", self.serve)
-        if not isinstance(self.profile, str) or not _PROFILE_RE.match(self.profile):
-            raise _fail(owner, "profile", "a name of letters, digits, '_', '.', '-'", self.profile)
+        if (
+            not isinstance(self.profile, str)
+            or not _PROFILE_RE.fullmatch(self.profile)
+            or len(self.profile) > MAX_PROFILE_LENGTH
+        ):
+            raise _fail(
+                owner,
+                "profile",
+                f"a name of letters, digits, '_', '.', '-' (at most {MAX_PROFILE_LENGTH})",
+                _clipped(self.profile),
+            )
         if not isinstance(self.thresholds, Thresholds):
             raise _fail(owner, "thresholds", "a Thresholds instance", self.thresholds)
         if (
@@ -393,10 +438,13 @@ class TelemetryConfig:
         if (raw := text("redact_keys")) is not None:
             values["redact_keys"] = tuple(k.strip() for k in raw.split(",") if k.strip())
         limits: dict[str, Any] = {}
-        if (raw := text("http_read_timeout_seconds")) is not None:
-            limits["read_timeout_seconds"] = convert("http_read_timeout_seconds", raw, float)
-        if (raw := text("http_max_connections")) is not None:
-            limits["max_connections"] = convert("http_max_connections", raw, int)
+        for field_name, kind in (
+            ("read_timeout_seconds", float),
+            ("max_connections", int),
+            ("max_connections_per_client", int),
+        ):
+            if (raw := text("http_" + field_name)) is not None:
+                limits[field_name] = convert("http_" + field_name, raw, kind)
         if limits:
             values["server_limits"] = ServerLimits(**limits)
         values.update(overrides)

@@ -149,7 +149,7 @@ class Cycle:
         self._timer = timer
         self.number = number
         self.start = start
-        self._token: Token[Cycle | None]
+        self._token: Token[Cycle | None] | None
         self.duration: float | None = None
         self.outcome: str | None = None
         self._phases: dict[str, float] | None = None  # most cycles of a hot loop have none
@@ -216,11 +216,11 @@ class CycleTimer:
         number = next(state.numbers)  # atomic under the GIL: safe from many threads
         try:
             start = self._monotonic()
-            state.running[number] = start
         except Exception as exc:  # noqa: BLE001 - a broken clock must not stop the bot
             self._recorder._cycle_fault("cycle_begin", exc)
             start = 0.0
         cycle = Cycle(self, number, start)
+        state.running[number] = cycle
         if self._tracing is not None:
             try:
                 cycle._span, cycle._span_token = self._tracing.start_cycle(number)
@@ -237,17 +237,22 @@ class CycleTimer:
     ) -> Literal[False]:
         try:
             end = self._monotonic()
-            cycle = _CURRENT.get()
-            if cycle is None or cycle._timer is not self:
-                # Exited in another context than entered: the recorder counts it as a fault.
-                self._recorder._end_cycle(None, exc, end, 0.0)
-                return False
-            try:
-                _CURRENT.reset(cycle._token)
-            except ValueError:  # a token from another context: just clear ours
-                _CURRENT.set(None)
             state = self._state
-            state.running.pop(cycle.number, None)
+            cycle = _CURRENT.get()
+            if cycle is not None and cycle._timer is not self:
+                cycle = None
+            if cycle is not None:
+                try:
+                    _CURRENT.reset(cycle._token)  # type: ignore[arg-type] # None: TypeError
+                except (ValueError, TypeError):  # another context's token, or none: clear ours
+                    _CURRENT.set(None)
+            # Popping the cycle from ``running`` claims it (dict.pop is atomic): each exit
+            # ends exactly one cycle, even when two threads race for the same one.
+            if cycle is None or state.running.pop(cycle.number, None) is None:
+                cycle = self._claim_orphan()
+                if cycle is None:  # an exit without any entry: the recorder counts a fault
+                    self._recorder._end_cycle(None, exc, end, 0.0)
+                    return False
             duration = end - cycle.start
             histogram = self._histogram
             if exc is None and duration >= 0 and histogram is not None:
@@ -266,6 +271,22 @@ class CycleTimer:
             self._recorder._cycle_fault("cycle_end", fault)
         return False  # never swallow the bot's exception
 
+    def _claim_orphan(self) -> Cycle | None:
+        """The oldest running cycle of this timer, claimed, for an exit that has no cycle of
+        its own in its context: a cycle entered on one thread and exited on another (context
+        variables do not cross threads). Ended here, it is counted like any other instead of
+        staying "in progress" for ever; with several running, the durations may pair up
+        differently, but every exit ends one cycle and every cycle is counted once."""
+        running = self._state.running
+        for number, cycle in sorted(running.copy().items()):  # dict.copy is atomic
+            if cycle._timer is self and running.pop(number, None) is not None:
+                # Its context still holds it (and, through its token, the cycle before it):
+                # drop the token, or a loop that always ends cycles elsewhere would keep
+                # every cycle it ever ran reachable.
+                cycle._token = None
+                return cycle
+        return None
+
     __aenter__ = _async_enter
     __aexit__ = _async_exit
 
@@ -275,8 +296,10 @@ class CycleTimer:
 
 
 def current_cycle() -> Cycle | None:
-    """The cycle running in this thread or asyncio task, or None outside any cycle."""
-    return _CURRENT.get()
+    """The cycle running in this thread or asyncio task, or None outside any cycle (or when
+    the one begun here was ended on another thread)."""
+    cycle = _CURRENT.get()
+    return cycle if cycle is None or cycle.outcome is None else None
 
 
 def decorate_cycle(func: F, timer_factory: Callable[[], CycleTimer]) -> F:

@@ -297,7 +297,7 @@ class RecordingCalls:
                 state.breaker_triggered = bool(triggered)
                 state.breaker_reason = key
                 if key is not None and not was:
-                    state.breaker_trips[key] = state.breaker_trips.get(key, 0) + 1
+                    state.bump(state.breaker_trips, key)
             if was != bool(triggered):
                 self._emit("circuit_breaker", {"triggered": bool(triggered), "reason": key})
         except Exception as exc:  # noqa: BLE001

@@ -89,7 +89,7 @@ class Redactor:
         self._compact = ["".join(words) for words in self._names]
         self._key_memo: dict[str, bool] = {}
         self._text_memo: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may record meanwhile
         # Cheap pre-check: most strings contain none of the names (nor a URL or a bearer
         # token) at all. Substring tests on the lower-cased text: a case-insensitive regex
         # alternation costs about 0.6 µs per character of text, these about 0.02.

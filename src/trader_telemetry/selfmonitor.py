@@ -34,7 +34,9 @@ class SelfMonitor:
     def __init__(self, monotonic: Callable[[], float], interval: float) -> None:
         self._monotonic = monotonic
         self._interval = interval
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler that records a bad value may interrupt this very thread
+        # inside reject(); it must get in, not wait for itself. Counts are bumped lock-free.
+        self._lock = threading.RLock()
         self._next_log: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
@@ -42,21 +44,20 @@ class SelfMonitor:
 
     def reject(self, reason: str, message: str, *args: object) -> None:
         """Count a rejected value under ``reason`` and warn (rate-limited)."""
+        _count(self.rejected, reason)
         with self._lock:
-            self.rejected[reason] = self.rejected.get(reason, 0) + 1
             suppressed = self._claim_log_slot("reject:" + reason)
         if suppressed is not None:
             self._emit(logging.WARNING, message, args, suppressed, exc_info=False)
 
     def count_error(self, reason: str) -> None:
         """Count an error the caller already logged (an I/O error it reports once)."""
-        with self._lock:
-            self.errors[reason] = self.errors.get(reason, 0) + 1
+        _count(self.errors, reason)
 
     def fault(self, reason: str, exc: BaseException | None = None) -> None:
         """Count an internal fault under ``reason`` and log it with its traceback (rate-limited)."""
+        _count(self.errors, reason)
         with self._lock:
-            self.errors[reason] = self.errors.get(reason, 0) + 1
             suppressed = self._claim_log_slot("fault:" + reason)
         if suppressed is not None:
             message = "trader_telemetry internal fault in %s (the bot is unaffected): %r"
@@ -88,3 +89,11 @@ class SelfMonitor:
         # A broken log handler must not reach the bot either.
         with contextlib.suppress(Exception):
             logger.log(level, message, *args, exc_info=exc_info)
+
+
+def _count(counts: dict[str, int], reason: str) -> None:
+    """One more under ``reason``; lock-free (see ``RecordedState.add``)."""
+    try:
+        counts[reason] += 1
+    except KeyError:
+        counts[reason] = 1

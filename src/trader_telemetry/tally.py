@@ -34,7 +34,9 @@ class Tally:
         #: One ``None`` per increment not yet folded into the total.
         self.pending: deque[None] = deque()
         self._total = 0
-        self._lock = threading.Lock()
+        # Re-entrant: the loop thread folds now and then, and a signal handler running a cycle
+        # on that thread may fold too, while the first fold holds the lock.
+        self._lock = threading.RLock()
 
     def add(self) -> None:
         """Count one."""
@@ -49,9 +51,13 @@ class Tally:
         """Move the pending increments into the total; return the total."""
         with self._lock:
             pending = self.pending
-            # Only folders pop, and they hold the lock: each popleft removes one increment
-            # that is then counted exactly once, while writers keep appending.
+            # Only folders pop: each popleft removes one increment that is then counted once,
+            # while writers keep appending. A fold nested in this one (a signal handler on the
+            # same thread) may empty the deque first: stop then.
             for _ in range(len(pending)):
-                pending.popleft()
+                try:
+                    pending.popleft()
+                except IndexError:
+                    break
                 self._total += 1
             return self._total

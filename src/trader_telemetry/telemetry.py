@@ -276,6 +276,7 @@ class Telemetry(RecordingCalls):
             if self._closed:
                 return
             self._closed = True
+        self._health.close()
         if self._server is not None:
             self._server.close(timeout=timeout / 3)
         if self._tracing is not None:
@@ -376,8 +377,8 @@ class Telemetry(RecordingCalls):
             state.ok_cycles.add()
         with state.lock:
             if error_key is not None:
-                state.error_cycles += 1
-                state.cycle_errors[error_key] = state.cycle_errors.get(error_key, 0) + 1
+                state.error_cycles += 1  # a slot store: atomic under the GIL, as bump()
+                state.bump(state.cycle_errors, error_key)
             state.last_cycle_end = end
             if duration >= 0:
                 state.last_cycle_seconds = duration

@@ -21,14 +21,18 @@ read as "unhealthy".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
 import os
+import socket
+import ssl
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -150,7 +154,7 @@ def fetch_health(url: str, timeout: float) -> dict[str, Any]:
 
     Args:
         url: the ``/health`` URL (see :func:`health_url`).
-        timeout: seconds to wait for the connection and for each read.
+        timeout: seconds the whole request may take (connection, TLS, headers and body).
 
     Returns:
         The checked document (see :func:`parse_document`).
@@ -244,17 +248,54 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 def _get(url: str, timeout: float) -> tuple[int, str, bytes]:
-    """HTTP code, reason and body (not read unless the code is 200 or 503) of a GET."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) only: health_url checks the scheme
+    """HTTP code, reason and body (not read unless the code is 200 or 503) of a GET.
+
+    ``timeout`` bounds the whole exchange, not each read: a watchdog shuts the socket down at
+    the deadline, so a server that trickles its answer a byte at a time cannot hold the probe
+    (a per-read timeout would restart with every byte). Proxy variables are not used: a
+    probe talks to the bot directly.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port
+    connection: http.client.HTTPConnection
+    if parts.scheme.lower() == "https":
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    watchdog = threading.Timer(timeout, _cut, (connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - as above
-    except urllib.error.HTTPError as error:  # a 503 (or any other non-2xx) lands here
-        response = error
-    with response:
-        code: int = response.status
+        try:
+            connection.connect()
+        except OSError as error:
+            raise urllib.error.URLError(error) from None
+        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        connection.request("GET", target, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        code = response.status
         reason = str(response.reason or "")
         body = _read_limited(response) if code in ANSWER_CODES else b""
+        if time.monotonic() >= deadline:  # cut short mid-body: a partial read, not an answer
+            raise TimeoutError
+    except (OSError, http.client.HTTPException, urllib.error.URLError):
+        if time.monotonic() >= deadline:  # the watchdog cut it: say so, not "reset"
+            raise TimeoutError from None
+        raise
+    finally:
+        watchdog.cancel()
+        connection.close()
     return code, reason, body
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """The deadline passed: wake whatever read or handshake is blocked on the socket."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_limited(response: Any) -> bytes:
@@ -362,7 +403,8 @@ def register(commands: Any) -> None:
         "--timeout",
         type=_timeout_argument,
         default=DEFAULT_TIMEOUT,
-        help=f"seconds to wait for the answer (default: {DEFAULT_TIMEOUT:g})",
+        help="seconds the whole request may take, however slowly the answer trickles in "
+        f"(default: {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
         "--format",

@@ -22,12 +22,14 @@ from types import ModuleType
 
 from ..errors import ConfigurationError
 
-__all__ = ["BCRYPT_HASH", "BasicAuth", "load_bcrypt"]
+__all__ = ["BCRYPT_HASH", "MAX_BCRYPT_COST", "BasicAuth", "load_bcrypt"]
 
 logger = logging.getLogger("trader_telemetry.exposition")
 
 #: What a bcrypt hash looks like (``$2a$``, ``$2b$`` and ``$2y$`` variants, cost 04..31).
-BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+#: The highest bcrypt cost accepted: at 16 one check takes seconds (each step doubles it).
+MAX_BCRYPT_COST = 16
 _CACHE_SIZE = 64
 
 
@@ -70,18 +72,24 @@ class BasicAuth:
                 raise ConfigurationError(
                     f"basic_auth_users: user name {user!r} must be a non-empty string without ':'"
                 )
-            if not isinstance(hashed, str) or not BCRYPT_HASH.match(hashed):
+            if not isinstance(hashed, str) or not BCRYPT_HASH.fullmatch(hashed):
                 raise ConfigurationError(
                     f"basic_auth_users.{user} must be a bcrypt hash ($2y$10$...), got "
                     f"{_shape(hashed)}"
+                )
+            if (cost := _cost(hashed)) > MAX_BCRYPT_COST:
+                raise ConfigurationError(
+                    f"basic_auth_users.{user}: bcrypt cost {cost} is above {MAX_BCRYPT_COST}: "
+                    f"each check would take about {_seconds_at(cost)}, so scrapes would time "
+                    "out; hash the password again at cost 10 to 12"
                 )
             hashes[user] = hashed.encode()
         self._users = hashes
         self.challenge = f'Basic realm="{realm}", charset="UTF-8"'
         # An unknown user still pays one bcrypt at the same cost, so response times do not
-        # tell which user names exist.
-        cost = max((int(h[4:6]) for h in hashes.values()), default=4)
-        self._decoy = self._bcrypt.hashpw(secrets.token_bytes(16), self._bcrypt.gensalt(cost))
+        # tell which user names exist: checked against the costliest configured hash (the
+        # answer is "no" whatever it says). Nothing is hashed here: configure() never waits.
+        self._decoy = max(hashes.values(), key=_cost, default=b"")
         self._key = secrets.token_bytes(32)
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -146,6 +154,17 @@ class BasicAuth:
             while len(self._verified) > _CACHE_SIZE:
                 self._verified.popitem(last=False)
         return True
+
+
+def _cost(hashed: str | bytes) -> int:
+    """The cost of a bcrypt hash (the two digits after the variant)."""
+    return int(hashed[4:6])
+
+
+def _seconds_at(cost: int) -> str:
+    """Roughly how long one bcrypt check takes at ``cost`` (about 60 ms at 10, doubling)."""
+    seconds = 0.06 * 2 ** (cost - 10)
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 3600:.1f} hours"
 
 
 def _shape(value: object) -> str:

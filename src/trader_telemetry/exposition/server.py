@@ -1,12 +1,14 @@
 """One small HTTP server on a background thread, inside the bot's process.
 
 Bound to 127.0.0.1 unless configured otherwise; TLS and basic auth come from a web config
-(:mod:`.webconfig`). Hardened for a port that may face a hostile network: the request head
-must arrive whole within ``read_timeout_seconds`` (no slow-loris), its size and header count
-are bounded (414, 431), at most ``max_connections`` are served at once (503), only GET and
-HEAD are answered (405), routes are exact paths (no file system behind them, anything else
-404), and an error while rendering is a 500 with one line of text (details go to the log).
-Rendering takes no lock across network I/O, so a slow or stuck client never blocks recording.
+(:mod:`.webconfig`). Hardened for a port that may face a hostile network: the request head must
+arrive whole within ``read_timeout_seconds`` (no slow-loris), its size and header count are
+bounded (414, 431), at most ``max_connections`` are served at once and at most
+``max_connections_per_client`` from one address (503), ambiguous framing that could smuggle a
+second request is refused (400 and close), only GET and HEAD are answered (405), routes are
+exact paths (no file system behind them, anything else 404), and an error while rendering is a
+500 with one line of text (details go to the log). Rendering takes no lock across network I/O,
+so a slow or stuck client never blocks recording.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 </ul></body></html>
 """
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+# RFC 9112: ``method SP request-target SP HTTP-version``. Anything else (HTTP/0.9's bare
+# ``GET /``, a fourth word) is refused as soon as the line is in, not after the read deadline.
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP/[0-9]\.[0-9]")
+# ``token ":" OWS field-value OWS``: no space before the colon, no folded lines, no control
+# characters. A lenient parser here is how request smuggling starts.
+_FIELD_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t\x20-\x7e\x80-\xff]*")
+_DIGITS = re.compile(rb"[0-9]{1,18}")
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
@@ -83,6 +92,9 @@ class _Server(ThreadingHTTPServer):
     open_paths: frozenset[str]
     slots: threading.BoundedSemaphore
     refused: int = 0
+    # Open connections per client address (only addresses with one or more open).
+    per_client: dict[str, int]
+    per_client_lock: threading.Lock
     #: Failed answers (500): the first is logged with its traceback, then one line a minute.
     failures: int = 0
     _failure_logged_at: float = float("-inf")
@@ -109,19 +121,21 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         # Runs on the accept thread: it must never block, so a full house is answered here
         # with a canned 503 (plain HTTP) or just closed (TLS would need a handshake first).
+        # One address gets at most max_connections_per_client of the slots: idle sockets
+        # from one client cannot keep Prometheus out.
+        client = _client_key(client_address)
+        if not self._claim_client(client):
+            self._refuse(request, client_address, "connections from this address")
+            return
         if not self.slots.acquire(blocking=False):
-            self.refused += 1
-            logger.debug("refused a connection from %s: %d open", client_address, self.refused)
-            if self.web.ssl_context is None:
-                with contextlib.suppress(OSError):
-                    request.setblocking(False)
-                    request.send(_BUSY)
-            self.shutdown_request(request)
+            self._release_client(client)
+            self._refuse(request, client_address, "connections")
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
             self.slots.release()
+            self._release_client(client)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -129,11 +143,43 @@ class _Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.slots.release()
+            self._release_client(_client_key(client_address))
+
+    def _claim_client(self, client: str) -> bool:
+        with self.per_client_lock:
+            held = self.per_client.get(client, 0)
+            if held >= self.limits.max_connections_per_client:
+                return False
+            self.per_client[client] = held + 1
+            return True
+
+    def _release_client(self, client: str) -> None:
+        with self.per_client_lock:
+            held = self.per_client.pop(client, 0) - 1
+            if held > 0:
+                self.per_client[client] = held
+
+    def _refuse(self, request: Any, client_address: Any, what: str) -> None:
+        self.refused += 1
+        logger.debug("refused a connection from %s: too many %s", client_address, what)
+        if self.web.ssl_context is None:
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(_BUSY)
+        self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints tracebacks to the bot's stderr by default: log them instead.
         # socketserver calls this from inside its except block, so exc_info is the error.
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)  # noqa: LOG014
+
+
+def _client_key(client_address: Any) -> str:
+    """The address a connection comes from (the port left out)."""
+    try:
+        return str(client_address[0])
+    except (TypeError, IndexError):
+        return str(client_address)
 
 
 class _Server6(_Server):
@@ -191,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             self._reject(HTTPStatus.METHOD_NOT_ALLOWED, [("Allow", "GET, HEAD")])
             return
-        if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
+        if self.headers.get("Content-Length", "0").lstrip("0"):
             self.close_connection = True  # bodies are never read: never reuse such a connection
         self._respond(head=self.command == "HEAD")
 
@@ -234,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
             newline = buffer.find(b"\n")
             if (newline < 0 and len(buffer) > line_cap) or newline > line_cap + 1:
                 raise _RejectedError(HTTPStatus.REQUEST_URI_TOO_LONG)
+            if newline >= 0 and not _REQUEST_LINE.fullmatch(buffer[:newline].rstrip(b"\r")):
+                raise _RejectedError(HTTPStatus.BAD_REQUEST)
             if end is not None:
                 break
             if len(buffer) > line_cap + limits.max_header_bytes + 2 * limits.max_headers + 4:
@@ -253,6 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _RejectedError(HTTPStatus.REQUEST_URI_TOO_LONG)
         if len(fields) > limits.max_headers or sum(map(len, fields)) > limits.max_header_bytes:
             raise _RejectedError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+        _check_fields(fields)
         return request_line, b"".join(field + b"\r\n" for field in fields) + b"\r\n"
 
     # ------------------------------------------------------------------ answers
@@ -317,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
         extra: list[tuple[str, str]] | None = None,
     ) -> None:
         encoding = None
-        if len(body) >= _GZIP_MIN_BYTES and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+        if len(body) >= _GZIP_MIN_BYTES and accepts_gzip(self.headers.get("Accept-Encoding")):
             body = gzip.compress(body, compresslevel=1)
             encoding = "gzip"
         # Writes get the same bound as reads: a client that stops reading is dropped.
@@ -327,6 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if encoding:
             self.send_header("Content-Encoding", encoding)
+        self.send_header("Vary", "Accept-Encoding")  # caches: the body depends on it
         self.send_header("Cache-Control", "no-store")
         for name, value in (*self.server.web.headers, *(extra or ())):
             self.send_header(name, value)
@@ -372,6 +422,58 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
+
+
+def _check_fields(fields: list[bytes]) -> None:
+    """Refuse (400) a header block that two parsers could read differently.
+
+    Every line must be ``name: value`` with nothing between the name and the colon and no
+    control characters; a request carries no body here, so any ``Transfer-Encoding`` and a
+    ``Content-Length`` that is repeated or not a plain decimal number are refused too.
+    """
+    lengths = []
+    for line in fields:
+        if not _FIELD_LINE.fullmatch(line):
+            raise _RejectedError(HTTPStatus.BAD_REQUEST)
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        if name == b"transfer-encoding":
+            raise _RejectedError(HTTPStatus.BAD_REQUEST)
+        if name == b"content-length":
+            lengths.append(value.strip(b" \t"))
+    if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0])):
+        raise _RejectedError(HTTPStatus.BAD_REQUEST)
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` and ``*;q=0`` refuse it).
+
+    Example:
+        >>> accepts_gzip("gzip, deflate"), accepts_gzip("gzip;q=0"), accepts_gzip("*;q=0.5")
+        (True, False, True)
+        >>> accepts_gzip("identity"), accepts_gzip(None)
+        (False, False)
+    """
+    if not header:
+        return False
+    weights: dict[str, float] = {}
+    for item in header.split(","):
+        coding, *parameters = item.split(";")
+        weight = 1.0
+        for parameter in parameters:
+            key, _, raw = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(raw.strip())
+                except ValueError:
+                    weight = 0.0
+                if not 0.0 <= weight <= 1.0:  # NaN and nonsense: treat as "not acceptable"
+                    weight = 0.0
+        weights[coding.strip().lower()] = weight
+    for name in ("gzip", "x-gzip", "*"):
+        if name in weights:
+            return weights[name] > 0
+    return False
 
 
 class MetricsServer:
@@ -425,6 +527,8 @@ class MetricsServer:
         httpd.web = web
         httpd.open_paths = frozenset({"/health"} if health_without_auth else ())
         httpd.slots = threading.BoundedSemaphore(limits.max_connections)
+        httpd.per_client = {}
+        httpd.per_client_lock = threading.Lock()
         self.host = host
         self.port: int = httpd.server_address[1]
         self.web_config = web

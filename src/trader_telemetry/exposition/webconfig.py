@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ _HEADERS = {
         "Content-Security-Policy",
     )
 }
+# RFC 9110 5.5 field-value: visible ASCII, obs-text (0x80-0xFF), space and tab.
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _TLS_FIELDS = {
     "cert_file",
     "key_file",
@@ -203,17 +206,48 @@ def load_web_config(path: str | Path) -> WebConfig:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"web config {source}: cannot read it ({exc})") from exc
+    loader = yaml.SafeLoader(text)
     try:
-        document = yaml.safe_load(text)
+        node = loader.get_single_node()
+        document = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"web config {source}: not valid YAML ({exc})") from exc
+    finally:
+        loader.dispose()
     try:
-        return _parse(document, source)
+        return _parse(document, source, _literal_users(node, yaml))
     except ConfigurationError as exc:
         raise ConfigurationError(f"web config {source}: {exc}") from exc.__cause__
 
 
-def _parse(document: Any, source: Path) -> WebConfig:
+def _literal_users(root: Any, yaml: Any) -> dict[str, Any] | None:
+    """``basic_auth_users`` with each user name exactly as written in the file.
+
+    PyYAML reads YAML 1.1, where ``yes``, ``no``, ``on``, ``off`` are booleans and ``017`` is
+    an octal number: a user called ``yes`` would become ``True`` (and clash with ``on``). The
+    exporter-toolkit (Go, YAML 1.2, a map of strings) takes the name as written; so do we.
+    None when the section is absent or not a mapping (``_parse`` reports that).
+    """
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    section = next(
+        (value for key, value in root.value if getattr(key, "value", None) == "basic_auth_users"),
+        None,
+    )
+    if not isinstance(section, yaml.MappingNode):
+        return None
+    users: dict[str, Any] = {}
+    for key, value in section.value:
+        if not isinstance(key, yaml.ScalarNode):
+            raise ConfigurationError("basic_auth_users: a user name must be a plain string")
+        if key.value in users:
+            raise ConfigurationError(f"basic_auth_users: user {key.value!r} appears twice")
+        # A hash is a plain scalar; anything else keeps its node type for the error message.
+        users[key.value] = value.value if isinstance(value, yaml.ScalarNode) else value
+    return users
+
+
+def _parse(document: Any, source: Path, literal_users: dict[str, Any] | None = None) -> WebConfig:
     if document is None:
         return WebConfig(path=source)
     top = _mapping("(top level)", document)
@@ -221,6 +255,8 @@ def _parse(document: Any, source: Path) -> WebConfig:
     tls = _tls(top.get("tls_server_config"), source.parent)
     headers = _http(top.get("http_server_config"))
     users = _mapping("basic_auth_users", top.get("basic_auth_users") or {})
+    if literal_users is not None:
+        users = literal_users
     auth = (
         BasicAuth({str(k) if k is not None else "": v for k, v in users.items()}) if users else None
     )
@@ -298,6 +334,13 @@ def _http(raw: Any) -> tuple[tuple[str, str], ...]:
             )
         if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
             raise ConfigurationError(f"{where}.headers.{name} must be a one-line string")
+        if not _FIELD_VALUE.fullmatch(value):
+            # HTTP carries header values as Latin-1 bytes, without control characters: a value
+            # outside that would fail every response (a 500 on each scrape), so refuse it now.
+            raise ConfigurationError(
+                f"{where}.headers.{name}: {value!r} has characters an HTTP header cannot carry "
+                "(only printable Latin-1: write non-ASCII text percent-encoded)"
+            )
         headers.append((canonical, value))
     return tuple(headers)
 

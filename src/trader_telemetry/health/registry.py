@@ -33,6 +33,9 @@ class HealthCheckRegistry:
     def __init__(self, *, timeout: float = 5.0, clock: Callable[[], float] = time.time) -> None:
         self._checks: dict[str, HealthCheck] = {}
         self._lock = threading.Lock()
+        # The thread of each plain check's latest run, while it runs: a check that hangs is
+        # joined by later reports, never run again beside itself (one thread per check).
+        self._flights: dict[str, _Flight] = {}
         self.timeout = timeout
         self._wall = clock
 
@@ -89,7 +92,9 @@ class HealthCheckRegistry:
             if inspect.iscoroutinefunction(check.check):
                 outcome = await asyncio.wait_for(check.check(), self.timeout)
             else:
-                outcome = await asyncio.wait_for(_in_daemon_thread(check.check, name), self.timeout)
+                # A call still running from an earlier report is awaited again, not repeated.
+                flight = self._flight(check)
+                outcome = await asyncio.wait_for(flight.wait(), self.timeout)
                 if inspect.isawaitable(outcome):
                     outcome = await asyncio.wait_for(outcome, self.timeout)
             if not isinstance(outcome, HealthCheckResult):
@@ -118,36 +123,77 @@ class HealthCheckRegistry:
             time.perf_counter() - started,
         )
 
+    def _flight(self, check: HealthCheck) -> _Flight:
+        """The running call of ``check``, or a new one on a thread of its own."""
+        with self._lock:
+            flight = self._flights.get(check.name)
+            if flight is not None and flight.check is check and not flight.finished:
+                return flight  # still running (hung?): join it, do not start another
+            flight = self._flights[check.name] = _Flight(check)
+        flight.start()
+        return flight
 
-def _in_daemon_thread(call: Callable[[], object], name: str) -> asyncio.Future[object]:
-    """Run a plain check on a daemon thread of its own.
+
+class _Flight:
+    """One call of a plain check on a daemon thread; any number of reports may await it.
 
     Not the loop's default executor: ``asyncio.run`` waits for that one's threads on exit, so a
-    hanging check would hang the whole report. A timed-out check's thread is left to finish (or
-    not) in the background; it cannot keep the process alive.
+    hanging check would hang the whole report. A timed-out call's thread is left to finish (or
+    not) in the background; it cannot keep the process alive, and while it runs the registry
+    starts no other call of the same check.
     """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[object] = loop.create_future()
 
-    def settle(result: object, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+    def __init__(self, check: HealthCheck) -> None:
+        self.check = check
+        self.finished = False
+        self._outcome: tuple[object, BaseException | None] = (None, None)
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[object]]] = []
 
-    def work() -> None:
+    def start(self) -> None:
+        name = f"trader-telemetry-health-{self.check.name}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def wait(self) -> asyncio.Future[object]:
+        """A future of the running loop that gets the call's result (or its exception)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        with self._lock:
+            if not self.finished:
+                waiter = (loop, future)
+                self._waiters.append(waiter)
+                # A report that gives up (timeout) forgets its waiter: a call that never
+                # returns must not collect one per report.
+                future.add_done_callback(lambda _: self._forget(waiter))
+                return future
+        _settle(future, *self._outcome)
+        return future
+
+    def _forget(self, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[object]]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+
+    def _work(self) -> None:
         try:
-            result, error = call(), None
+            outcome: tuple[object, BaseException | None] = (self.check.check(), None)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
-            result, error = None, exc
-        # The loop may be gone by now (the check timed out and the report finished).
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result, error)
+            outcome = (None, exc)
+        with self._lock:
+            self._outcome, self.finished = outcome, True
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            # The loop may be gone by now (the check timed out and the report finished).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, *outcome)
 
-    threading.Thread(target=work, name=f"trader-telemetry-health-{name}", daemon=True).start()
-    return future
+
+def _settle(future: asyncio.Future[object], result: object, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _applies(check: HealthCheck) -> bool:

@@ -47,6 +47,7 @@ class HealthService:
         self._report: HealthReport | None = None
         self._report_at = 0.0
         self._last_status: dict[str, HealthStatus] = {}
+        self._closed = False
         #: How many times the checks actually ran (tests and the curious).
         self.runs = 0
         #: Called with (check, before, after, message) when a check's status changes.
@@ -60,6 +61,9 @@ class HealthService:
                 now = self._monotonic()
                 if self._report is not None and now - self._report_at < self._cache_seconds:
                     return self._report, now - self._report_at
+                if self._closed:  # shut down: no check runs (nor starts a thread) any more
+                    last = self._report or HealthReport(HealthStatus.UNKNOWN, (), time.time(), 0.0)
+                    return last, max(0.0, now - self._report_at)
                 running = self._running
                 if running is None:
                     running = self._running = threading.Event()
@@ -83,6 +87,11 @@ class HealthService:
                 with self._lock:
                     self._running = None
                 running.set()
+
+    def close(self) -> None:
+        """Run no checks from now on; :meth:`report` keeps answering with the last report."""
+        with self._lock:
+            self._closed = True
 
     def http_response(self, namespace: str, profile: str) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON document) for ``GET /health``."""

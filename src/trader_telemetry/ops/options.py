@@ -9,14 +9,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import Thresholds
+from ..config import Thresholds, namespace_problem
 from ..errors import ConfigurationError
 
 __all__ = ["DEFAULT_RUNBOOK_BASE", "OpsOptions", "load_thresholds"]
 
-_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_JOB_RE = re.compile(r"^[a-zA-Z0-9_.:-]+$")
-_TARGET_RE = re.compile(r"^[^\s/]+:[0-9]{1,5}$")
+_JOB_RE = re.compile(r"[a-zA-Z0-9_.:-]+")  # fullmatch: "$" lets a newline end it
+_TARGET_RE = re.compile(r"[^\s/]+:[0-9]{1,5}")
 
 #: Where rendered ``runbook_url`` annotations point; a section anchor is appended.
 DEFAULT_RUNBOOK_BASE = (
@@ -70,18 +69,18 @@ class OpsOptions:
     basic_auth_password_file: str | None = None
 
     def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.namespace):
+        if (problem := namespace_problem(self.namespace)) is not None:
             raise ConfigurationError(
-                f"OpsOptions.namespace must be a Prometheus name, got {self.namespace!r}"
+                f"OpsOptions.namespace must be {problem}, got {self.namespace!r}"
             )
         if not self.job:
             object.__setattr__(self, "job", self.namespace)
-        if not _JOB_RE.match(self.job):
+        if not _JOB_RE.fullmatch(self.job):
             raise ConfigurationError(
                 f"OpsOptions.job has characters a job name cannot have, got {self.job!r}"
             )
         for target in self.targets:
-            if not _TARGET_RE.match(target):
+            if not _TARGET_RE.fullmatch(target):
                 raise ConfigurationError(f"OpsOptions.targets: expected host:port, got {target!r}")
         if self.targets and self.targets_file:
             raise ConfigurationError("OpsOptions: give targets or targets_file, not both")
