@@ -12,11 +12,11 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
-from ..clock import rfc3339
 from ..config import Thresholds
 from ..events.reader import ReadStats, read_events
 from ..events.snapshot_reader import load_metrics_snapshot
@@ -32,11 +32,17 @@ __all__ = [
 ]
 
 PNL_DEFINITION: Final = (
-    "total = realized - fees + funding + unrealized; realized is the sum of fills' "
-    "realized_pnl (before fees), fees the sum of fills' fee, funding the change in cumulative "
-    "funding_pnl of account events over the window plus legacy funding_payment amounts, "
-    "unrealized the last account event's unrealized_pnl"
+    "total = realized - fees + funding + unrealized change (mark to market); realized is the "
+    "sum of fills' realized_pnl (before fees), fees the sum of fills' fee, funding the change in "
+    "cumulative funding_pnl of account events over the window plus legacy funding_payment "
+    "amounts, unrealized change the last account event's unrealized_pnl minus the one in force "
+    "at the window's start (the last account event before it, else the window's first)"
 )
+RECONCILIATION_DEFINITION: Final = (
+    "equity change minus total PnL; what the events do not explain: deposits, withdrawals or "
+    "missing events. Flagged above the tolerance: 0.1 % of the starting equity, at least 1 USD"
+)
+UNEXPLAINED: Final = "unexplained (deposits, withdrawals or missing events)"
 SHARPE_DEFINITION: Final = (
     "mean / sample standard deviation of the returns between consecutive equity points in the "
     "window; unannualised, no risk-free rate"
@@ -53,12 +59,13 @@ MAX_CURVE_POINTS: Final = 200
 
 
 def _iso(moment: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``, to the millisecond."""
-    return rfc3339(moment.timestamp())
+    """ISO 8601 UTC with a ``Z``, to the millisecond (any year, unlike an epoch round trip)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(value, digits)
+    """Rounded; None for None, NaN and infinities (JSON has no such numbers)."""
+    return None if value is None or not math.isfinite(value) else round(value, digits)
 
 
 def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
@@ -74,9 +81,8 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
     done = 0
     for path in events_files:
         try:
-            events = read_events(
+            events = read_events(  # from the file's start: earlier events set the carried state
                 path,
-                start=window[0],
                 end=window[1],
                 stats=stats,
                 progress=None if progress is None else _offset(progress, done),
@@ -102,7 +108,7 @@ def _offset(progress: Callable[[int], None], base: int) -> Callable[[int], None]
     return report
 
 
-def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
+def _time_above(tally: Tally, ordered: list[float], close: datetime) -> list[dict[str, Any]]:
     """Per threshold row and level: how often and for how long it was crossed."""
     t = tally.thresholds
     rows: list[dict[str, Any]] = []
@@ -117,7 +123,7 @@ def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
                 "threshold": threshold,
                 "unit": unit,
                 "count": n,
-                "seconds": round(seconds, 3),
+                "seconds": _round(seconds, 3),
             }
         )
 
@@ -143,10 +149,39 @@ def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
             steps.seconds[i],
             steps.entries[i],
         )
+    for i, level in enumerate(("tripped",)):
+        steps = tally.breaker
+        row("circuit breaker", level, None, "state", steps.seconds[i], steps.entries[i])
+    stale_levels = (t.staleness_warning_seconds, t.staleness_critical_seconds)
+    for symbol, (counts, seconds) in tally.stale_seconds(stale_levels, close).items():
+        for i, level in enumerate(("warning", "critical")):
+            row(f"mark age {symbol}", level, stale_levels[i], "s", seconds[i], counts[i])
     for check, steps in sorted(tally.health.items()):
         for i, level in enumerate(("degraded", "unhealthy")):
             row(f"health {check}", level, None, "status", steps.seconds[i], steps.entries[i])
     return rows
+
+
+#: Upper bounds (seconds) of the cycle-duration distribution; the thresholds are added to them.
+CYCLE_BUCKETS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def _histogram(ordered: list[float], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Cycles per duration bucket ``(previous bound, le]``; the last bucket (``le`` null) is
+    everything above the highest bound. The warning and critical levels are bounds, so the
+    chart can draw them on a bucket edge."""
+    bounds = sorted(
+        {*CYCLE_BUCKETS, thresholds.cycle_duration_warning_seconds,
+         thresholds.cycle_duration_critical_seconds}
+    )  # fmt: skip
+    buckets: list[dict[str, Any]] = []
+    below = 0
+    for bound in bounds:
+        upto = bisect.bisect_right(ordered, bound)
+        buckets.append({"le": bound, "count": upto - below})
+        below = upto
+    buckets.append({"le": None, "count": len(ordered) - below})
+    return buckets
 
 
 def _nearest_rank(ordered: list[float], q: float) -> float | None:
@@ -178,9 +213,10 @@ def _ratios(path: list[float]) -> tuple[float | None, float | None]:
     if len(returns) < 2:  # a sample standard deviation needs two returns
         return None, None
     mean = sum(returns) / len(returns)
-    variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+    # x * x, not x ** 2: a float power raises OverflowError where a product gives inf.
+    variance = sum((r - mean) * (r - mean) for r in returns) / (len(returns) - 1)
     sharpe = mean / math.sqrt(variance) if variance > 0 else None
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    downside = math.sqrt(sum(min(r, 0.0) * min(r, 0.0) for r in returns) / len(returns))
     sortino = mean / downside if downside > 0 else None
     return sharpe, sortino
 
@@ -193,6 +229,35 @@ def _downsample(points: list[tuple[datetime, float]], limit: int) -> list[list[A
     return [[_iso(moment), round(equity, 6)] for moment, equity in points]
 
 
+EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+
+
+def report_window(day: date, lookback_hours: float, tz: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The window ``[start, end)`` of a report: ``end`` is midnight in ``tz`` closing ``day``.
+
+    A lookback reaching before year 1 starts at year 1 (everything there is).
+
+    Raises:
+        ValueError: ``lookback_hours`` is not a positive finite number, or the day's close
+            cannot be represented (``day`` is 9999-12-31).
+
+    Example:
+        >>> report_window(date(2026, 11, 25), 1e9)[0].isoformat()
+        '0001-01-01T00:00:00+00:00'
+    """
+    if not (math.isfinite(lookback_hours) and lookback_hours > 0):
+        raise ValueError(f"lookback_hours must be a positive number, got {lookback_hours!r}")
+    try:
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"the close of {day.isoformat()} is past year 9999") from None
+    try:
+        start = end - timedelta(hours=lookback_hours)
+    except OverflowError:
+        start = EARLIEST
+    return start, end
+
+
 def compute_daily_report(
     *,
     events_files: list[Path],
@@ -203,6 +268,7 @@ def compute_daily_report(
     now: datetime | None = None,
     tz: tzinfo = UTC,
     thresholds: Thresholds | None = None,
+    thresholds_source: str = "defaults",
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
@@ -221,7 +287,9 @@ def compute_daily_report(
         profile: The deployment profile named in the report.
         now: The generation time (defaults to the current time).
         tz: The time zone whose midnight closes ``day`` (timestamps stay UTC).
-        thresholds: The levels of the "time above threshold" figures (default: DESIGN §5).
+        thresholds: The levels of the "time above threshold" figures (default: the
+            playbook's, ``Thresholds()``).
+        thresholds_source: Where they came from, printed in the report (a file's path).
         progress: Called with the bytes read so far, every few thousand lines (a progress bar).
         workers: Processes to read with (None: the available cores, at most 4; 1: only this
             one). Used when the files hold at least ``parallel_min_bytes``.
@@ -231,15 +299,14 @@ def compute_daily_report(
         A JSON-ready dict (see the module documentation of :mod:`trader_telemetry.report`).
 
     Raises:
-        ValueError: ``lookback_hours`` is not a positive finite number.
+        ValueError: ``lookback_hours`` is not a positive finite number, or the day's close is
+            past the last representable instant (year 9999).
     """
-    if not (math.isfinite(lookback_hours) and lookback_hours > 0):
-        raise ValueError(f"lookback_hours must be positive, got {lookback_hours!r}")
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    start = end - timedelta(hours=lookback_hours)
+    start, end = report_window(day, lookback_hours, tz)
     generated = (now or datetime.now(UTC)).astimezone(UTC)
     stats = ReadStats()
-    tally = Tally(thresholds or Thresholds())
+    used = thresholds or Thresholds()
+    tally = Tally(used, start=start)
     read: list[str] = []
     missing: list[str] = []
     count = default_workers() if workers is None else workers
@@ -255,6 +322,9 @@ def compute_daily_report(
     else:
         _fold_serially(events_files, tally, stats, (start, end), read, missing, progress)
     tally.close(min(end, generated))
+    # The reader saw the events before the window as events; they only set the carried state.
+    stats.events -= tally.before
+    stats.out_of_window += tally.before
     snapshot = load_metrics_snapshot(metrics_file) if metrics_file is not None else None
     report: dict[str, Any] = {
         "date": day.isoformat(),
@@ -286,7 +356,13 @@ def compute_daily_report(
             "warnings": list(stats.warnings),
         },
     }
-    report.update(_sections(tally, snapshot))
+    report["thresholds"] = {
+        **{f.name: getattr(used, f.name) for f in fields(used)},
+        "heartbeat_warning_seconds": used.heartbeat_warning_seconds,
+        "heartbeat_critical_seconds": used.heartbeat_critical_seconds,
+        "source": thresholds_source,
+    }
+    report.update(_sections(tally, snapshot, min(end, generated)))
     report["no_data"] = tally.events == 0
     if tally.events == 0:
         looked = ", ".join(str(p) for p in events_files) or "no events files"
@@ -298,27 +374,71 @@ def compute_daily_report(
     return report
 
 
-def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
+def _opening(tally: Tally) -> tuple[datetime, float | None, float | None, float | None, str]:
+    """(time, equity, unrealized, funding, source) of the account state at the window's start."""
+    path = tally.equity
+    opening = tally.opening
+    first_equity = path[0] if path else None
+    if opening is not None:
+        moment, equity, unrealized, funding = opening
+        source = "last account event before the window"
+    else:
+        moment = first_equity[0] if first_equity else (tally.start or EARLIEST)
+        equity = unrealized = funding = None
+        source = "first account event in the window"
+    # A field the opening event lacked falls back to the window's first value.
+    if equity is None and first_equity is not None:
+        equity = first_equity[1]
+    if unrealized is None and tally.first_unrealized is not None:
+        unrealized = tally.first_unrealized[1]
+    if funding is None and tally.first_funding is not None:
+        funding = tally.first_funding[1]
+    if opening is None and equity is None:
+        source = "none"
+    return moment, equity, unrealized, funding, source
+
+
+def _finite(value: float | None) -> float | None:
+    """None for NaN and infinities (sums of huge numbers): JSON has no such numbers."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) -> dict[str, Any]:
     """The account, pnl, performance, trades, symbols, risk, operations and curve sections."""
     if not tally.equity_in_order:
         tally.equity.sort(key=lambda point: point[0])  # stable: file order breaks ties
+    _, equity_start, unrealized_start, funding_start, start_source = _opening(tally)
+    if tally.opening is not None and tally.opening[1] is not None and tally.start is not None:
+        # The equity in force at the window's start is the path's first point.
+        tally.equity.insert(0, (tally.start, tally.opening[1]))
     path = [equity for _, equity in tally.equity]
-    equity_start = path[0] if path else None
     equity_end = path[-1] if path else None
     end_source = "events" if path else None
     if equity_end is None and snapshot is not None:
         equity_end = as_number(snapshot.get("account_snapshot", {}).get("equity"))
         end_source = "metrics_file" if equity_end is not None else None
-    change = (
+    change = _finite(
         equity_end - equity_start if equity_start is not None and equity_end is not None else None
     )
-    change_pct = change / equity_start * 100.0 if change is not None and equity_start else None
+    change_pct = (
+        _finite(change / equity_start * 100.0) if change is not None and equity_start else None
+    )
 
     funding = tally.funding_payments
-    if tally.first_funding is not None and tally.last_funding is not None:
-        funding += tally.last_funding[1] - tally.first_funding[1]
-    unrealized = tally.last_unrealized[1] if tally.last_unrealized is not None else 0.0
-    total = tally.realized - tally.fees + funding + unrealized
+    if funding_start is not None and tally.last_funding is not None:
+        funding += tally.last_funding[1] - funding_start
+    unrealized_end = tally.last_unrealized[1] if tally.last_unrealized is not None else None
+    if unrealized_end is None:
+        unrealized_end = unrealized_start  # no account event in the window: unchanged
+    unrealized_change = (
+        unrealized_end - unrealized_start
+        if unrealized_end is not None and unrealized_start is not None
+        else 0.0
+    )
+    total = _finite(tally.realized - tally.fees + funding + unrealized_change)
+    unexplained = _finite(change - total) if change is not None and total is not None else None
+    tolerance = max(1.0, abs(equity_start) * 0.001) if equity_start is not None else 1.0
+    tolerance = tolerance if math.isfinite(tolerance) else 1.0
 
     closing = tally.wins + tally.losses
     drawdown, drawdown_pct = _drawdown(path)
@@ -328,18 +448,31 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "account": {
             "equity_start": _round(equity_start),
+            "equity_start_source": start_source,
             "equity_end": _round(equity_end),
             "equity_end_source": end_source,
             "equity_change": _round(change),
             "equity_change_pct": _round(change_pct),
         },
         "pnl": {
-            "realized": _round(tally.realized),
-            "fees": _round(tally.fees),
-            "funding": _round(funding),
-            "unrealized": _round(unrealized),
+            "realized": _round(_finite(tally.realized)),
+            "fees": _round(_finite(tally.fees)),
+            "fees_included_in_realized": False,
+            "funding": _round(_finite(funding)),
+            "unrealized_start": _round(unrealized_start),
+            "unrealized_end": _round(unrealized_end),
+            "unrealized_change": _round(_finite(unrealized_change)),
             "total": _round(total),
             "definition": PNL_DEFINITION,
+        },
+        "reconciliation": {
+            "equity_change": _round(change),
+            "total_pnl": _round(total),
+            "unexplained": _round(unexplained),
+            "label": UNEXPLAINED,
+            "tolerance": _round(tolerance),
+            "flagged": unexplained is not None and abs(unexplained) > tolerance,
+            "definition": RECONCILIATION_DEFINITION,
         },
         "performance": {
             "win_rate": _round(tally.wins / closing) if closing else None,
@@ -401,6 +534,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
                 "p99": _nearest_rank(ordered, 0.99),
                 "max": ordered[-1] if ordered else None,
             },
+            "cycle_histogram": _histogram(ordered, tally.thresholds),
             "slowest_cycles": [
                 {"number": number, "duration_seconds": duration, "timestamp": _iso(moment)}
                 for duration, _, number, moment in slowest
@@ -413,7 +547,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
             ],
             "ws_reconnects": tally.ws_reconnects,
             "rejections": tally.rejections,
-            "time_above": _time_above(tally, ordered),
+            "time_above": _time_above(tally, ordered, close),
         },
         "equity_curve": _downsample(tally.equity, MAX_CURVE_POINTS),
     }

@@ -128,11 +128,14 @@ def _blocks(chunk: Chunk) -> Iterator[Iterable[bytes]]:
 def fold_chunk(
     chunk: Chunk, start: datetime | None, end: datetime | None, thresholds: Thresholds
 ) -> tuple[Tally, ReadStats]:
-    """The tally and read statistics of one range (run in a worker process)."""
-    tally = Tally(thresholds)
+    """The tally and read statistics of one range (run in a worker process).
+
+    Events before ``start`` reach the tally too: they set the state carried into the window.
+    """
+    tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    tally.fold(parse_lines(_lines(chunk), label=label, start=start, end=end, stats=stats))
+    tally.fold(parse_lines(_lines(chunk), label=label, end=end, stats=stats))
     return tally, stats
 
 
