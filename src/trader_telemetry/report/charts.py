@@ -33,7 +33,7 @@ def _when(text: str) -> datetime:
 
 
 def _money(value: float) -> str:
-    return f"{value:,.2f}"
+    return f"{value:,.2f}" if abs(value) < 1e15 else f"{value:.3g}"  # a label, not a ledger
 
 
 def _scale(low: float, high: float, top: float, height: float) -> Any:
@@ -164,8 +164,9 @@ def equity_drawdown_svg(report: dict[str, Any]) -> str:
 
 def symbols_svg(report: dict[str, Any]) -> str:
     """Net realized PnL (realized - fees) by symbol, as horizontal bars around zero."""
+    # Halved (as every scale here): realized - fees of two huge numbers stays finite.
     rows = [
-        (str(s["symbol"]), (s["realized_pnl"] or 0.0) - (s["fees"] or 0.0))
+        (str(s["symbol"]), (s["realized_pnl"] or 0.0) / 2 - (s["fees"] or 0.0) / 2)
         for s in report.get("symbols", [])
     ]
     bar, top = 22, 8
@@ -174,13 +175,13 @@ def symbols_svg(report: dict[str, Any]) -> str:
         return _svg(40, "PnL by symbol: no fills", [f'<text x="10" y="24" {_FONT}>no fills</text>'])
     label_w, value_w = 100, 80
     plot_w = _WIDTH - label_w - value_w - _RIGHT
-    largest = max(abs(value) for _, value in rows) / 2 or 1.0
+    largest = max(abs(value) for _, value in rows) or 1.0
     has_negative = any(value < 0 for _, value in rows)
     zero = label_w + (plot_w / 2 if has_negative else 0)
     half = plot_w / 2 if has_negative else plot_w
     body = [f'<line x1="{zero}" y1="{top}" x2="{zero}" y2="{height - 8}" stroke="{_GRID}"/>']
     for i, (symbol, value) in enumerate(rows):
-        length = value / 2 / largest * half
+        length = value / largest * half
         y0 = top + i * bar
         left = zero + min(0.0, length)
         colour = _UP if value >= 0 else _DOWN
@@ -190,7 +191,7 @@ def symbols_svg(report: dict[str, Any]) -> str:
             f'<rect x="{left:.1f}" y="{y0 + 4}" width="{abs(length):.1f}" height="{bar - 8}" '
             f'fill="{colour}"/>',
             f'<text x="{_WIDTH - _RIGHT}" y="{y0 + 15}" text-anchor="end" {_FONT}>'
-            f"{_money(value)}</text>",
+            f"{_money(value * 2)}</text>",
         ]
     return _svg(height, "Net realized PnL by symbol (realized - fees, USD)", body)
 

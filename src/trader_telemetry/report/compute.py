@@ -65,7 +65,9 @@ def _iso(moment: datetime) -> str:
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     """Rounded; None for None, NaN and infinities (JSON has no such numbers)."""
-    return None if value is None or not math.isfinite(value) else round(value, digits)
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named

@@ -69,8 +69,9 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
     low, high = min(values), max(values)
     if high == low:
         return BLOCKS[len(BLOCKS) // 2 - 1] * len(values)
-    scale = (len(BLOCKS) - 1) / (high - low)
-    return "".join(BLOCKS[round((v - low) * scale)] for v in values)
+    # Halved before subtracting: high - low of two huge floats would be inf.
+    scale = (len(BLOCKS) - 1) / (high / 2 - low / 2)
+    return "".join(BLOCKS[round((v / 2 - low / 2) * scale)] for v in values)
 
 
 def render_json(report: dict[str, Any]) -> str:
