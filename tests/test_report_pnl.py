@@ -192,3 +192,34 @@ def test_carried_states_survive_a_split_read(tmp_path: Path) -> None:
     )  # fmt: skip
     assert split["operations"]["time_above"] == serial["operations"]["time_above"]
     assert split["sources"]["events"] == serial["sources"]["events"]
+
+
+@pytest.mark.parametrize("via", ["flag", "environment"])
+def test_thresholds_file_changes_the_time_above_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], via: str
+) -> None:
+    """The bot's own levels (a 1 s loop: heartbeat 3 s / 10 s), from the file the bot and
+    ``ops render`` read, instead of the defaults (15 s / 50 s)."""
+    from trader_telemetry.cli import main
+
+    fixture = Path(__file__).parent / "fixtures" / "report" / "events.jsonl"
+    thresholds = tmp_path / "thresholds.toml"
+    thresholds.write_text("[thresholds]\nexpected_cycle_interval_seconds = 1.0\n")
+    argv = ["report", "daily", "--date", "2026-11-25", "--events-file", str(fixture),
+            "--format", "json", "--no-save"]  # fmt: skip
+    if via == "flag":
+        argv += ["--thresholds", str(thresholds)]
+    else:
+        monkeypatch.setenv("TRADER_TELEMETRY_THRESHOLDS", str(thresholds))
+    assert main(argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    rows = {(r["what"], r["level"]): (r["count"], r["seconds"]) for r in
+            document["operations"]["time_above"]}  # fmt: skip
+    # Five gaps between cycle ends (86399 s in all, see the fixture's README), each above
+    # 3 s for gap - 3 seconds and above 10 s for gap - 10.
+    assert rows["loop heartbeat (last cycle age)", "warning"] == (5, 86399 - 5 * 3)
+    assert rows["loop heartbeat (last cycle age)", "critical"] == (5, 86399 - 5 * 10)
+    used = document["thresholds"]
+    assert (used["heartbeat_warning_seconds"], used["heartbeat_critical_seconds"]) == (3.0, 10.0)
+    assert str(thresholds) in used["source"]
+    assert ("TRADER_TELEMETRY_THRESHOLDS" in used["source"]) is (via == "environment")
