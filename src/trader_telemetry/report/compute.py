@@ -20,7 +20,13 @@ from typing import Any, Final
 from ..config import Thresholds
 from ..events.reader import ReadStats, read_events
 from ..events.snapshot_reader import load_metrics_snapshot
-from .parallel import PARALLEL_MIN_BYTES, default_workers, fold_chunks, plan_chunks
+from .parallel import (
+    CHUNKS_PER_WORKER,
+    PARALLEL_MIN_BYTES,
+    default_workers,
+    fold_chunks,
+    plan_chunks,
+)
 from .tally import Tally, as_number
 
 __all__ = [
@@ -313,7 +319,9 @@ def compute_daily_report(
     missing: list[str] = []
     count = default_workers() if workers is None else workers
     present = [path for path in events_files if path.is_file()]
-    chunks = plan_chunks(present, count, parallel_min_bytes) if count > 1 else None
+    chunks = (
+        plan_chunks(present, count, parallel_min_bytes, CHUNKS_PER_WORKER) if count > 1 else None
+    )
     if chunks is not None:
         read = [str(path) for path in present]
         missing = [str(path) for path in events_files if path not in present]
