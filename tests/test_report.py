@@ -8,6 +8,7 @@ import os
 import re
 import statistics
 import sys
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -434,9 +435,16 @@ def test_cli_output_no_save_and_formats(
     target = tmp_path / "out" / "report.md"
     base = ["report", "daily", "--date", "2026-11-25", "--data-dir", str(data_dir)]
     assert _run([*base, "--format", "markdown", "--output", str(target)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert out.startswith("# Daily report")
     assert target.read_text() == out
+    # The chart is a separate SVG file beside it (GitHub renders a linked SVG, not inline SVG).
+    chart = target.with_suffix(".svg")
+    assert "![Equity and drawdown over the window](report.svg)" in out
+    assert "<svg" not in out
+    assert ET.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"  # noqa: S314
+    assert f"saved {target} and {chart}" in captured.err
     assert _run([*base, "--no-save", "--events-file", str(data_dir / "events.jsonl")]) == 0
     assert capsys.readouterr().out.startswith("Daily report 2026-11-25 (profile default)")
     assert not (data_dir / "reports" / "daily_report_2026-11-25.txt").exists()

@@ -56,6 +56,12 @@ def test_missing_data_dir_is_exit_1_naming_it(tmp_path: Path) -> None:
     _assert_one_line_error(result, 1, "data directory nope does not exist")
 
 
+def test_data_dir_that_is_a_file_is_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    result = _report(*DATE, "--data-dir", "plain", cwd=tmp_path)
+    _assert_one_line_error(result, 1, "data directory plain is not a directory")
+
+
 def test_default_data_dir_missing_is_exit_1(tmp_path: Path) -> None:
     result = _report(*DATE, "--profile", "prod", cwd=tmp_path)
     _assert_one_line_error(result, 1, str(Path("var", "data", "trader", "prod")))
