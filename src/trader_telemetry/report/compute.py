@@ -1,7 +1,11 @@
 """Compute the daily report from event files in one streaming pass.
 
-Memory stays constant per event except for the cycle durations and the equity path, which are
-kept whole (a float per cycle, a pair per account event). Events from several files (rotated
+Every file is read from its start: the events before the window only set the state in force
+when it opens (the last account state, for the mark-to-market PnL and the reconciliation; the
+last health status of each check, the breaker, the daily loss, the last cycle and account times,
+the stale marks still open), which counts from the window's start. Memory stays constant per
+event except for the cycle durations and the equity path, which are kept whole (a float per
+cycle, a pair per account event). Events from several files (rotated
 logs) may interleave in time: whatever depends on order (the equity path, first and last
 funding, the last unrealized PnL) is ordered by timestamp, not by file position.
 """
@@ -27,28 +31,16 @@ from .parallel import (
     fold_chunks,
     plan_chunks,
 )
-from .tally import Tally, as_number
+from .pnl import mark_to_market, rounded
+from .tally import Tally
 
 __all__ = [
     "DRAWDOWN_DEFINITION",
-    "PNL_DEFINITION",
     "SHARPE_DEFINITION",
     "SORTINO_DEFINITION",
     "compute_daily_report",
 ]
 
-PNL_DEFINITION: Final = (
-    "total = realized - fees + funding + unrealized change (mark to market); realized is the "
-    "sum of fills' realized_pnl (before fees), fees the sum of fills' fee, funding the change in "
-    "cumulative funding_pnl of account events over the window plus legacy funding_payment "
-    "amounts, unrealized change the last account event's unrealized_pnl minus the one in force "
-    "at the window's start (the last account event before it, else the window's first)"
-)
-RECONCILIATION_DEFINITION: Final = (
-    "equity change minus total PnL; what the events do not explain: deposits, withdrawals or "
-    "missing events. Flagged above the tolerance: 0.1 % of the starting equity, at least 1 USD"
-)
-UNEXPLAINED: Final = "unexplained (deposits, withdrawals or missing events)"
 SHARPE_DEFINITION: Final = (
     "mean / sample standard deviation of the returns between consecutive equity points in the "
     "window; unannualised, no risk-free rate"
@@ -67,13 +59,6 @@ MAX_CURVE_POINTS: Final = 200
 def _iso(moment: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, to the millisecond (any year, unlike an epoch round trip)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _round(value: float | None, digits: int = 6) -> float | None:
-    """Rounded; None for None, NaN and infinities (JSON has no such numbers)."""
-    if value is None or not math.isfinite(value):
-        return None
-    return round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
@@ -131,7 +116,7 @@ def _time_above(tally: Tally, ordered: list[float], close: datetime) -> list[dic
                 "threshold": threshold,
                 "unit": unit,
                 "count": n,
-                "seconds": _round(seconds, 3),
+                "seconds": rounded(seconds, 3),
             }
         )
 
@@ -384,71 +369,10 @@ def compute_daily_report(
     return report
 
 
-def _opening(tally: Tally) -> tuple[datetime, float | None, float | None, float | None, str]:
-    """(time, equity, unrealized, funding, source) of the account state at the window's start."""
-    path = tally.equity
-    opening = tally.opening
-    first_equity = path[0] if path else None
-    if opening is not None:
-        moment, equity, unrealized, funding = opening
-        source = "last account event before the window"
-    else:
-        moment = first_equity[0] if first_equity else (tally.start or EARLIEST)
-        equity = unrealized = funding = None
-        source = "first account event in the window"
-    # A field the opening event lacked falls back to the window's first value.
-    if equity is None and first_equity is not None:
-        equity = first_equity[1]
-    if unrealized is None and tally.first_unrealized is not None:
-        unrealized = tally.first_unrealized[1]
-    if funding is None and tally.first_funding is not None:
-        funding = tally.first_funding[1]
-    if opening is None and equity is None:
-        source = "none"
-    return moment, equity, unrealized, funding, source
-
-
-def _finite(value: float | None) -> float | None:
-    """None for NaN and infinities (sums of huge numbers): JSON has no such numbers."""
-    return value if value is not None and math.isfinite(value) else None
-
-
 def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) -> dict[str, Any]:
     """The account, pnl, performance, trades, symbols, risk, operations and curve sections."""
-    if not tally.equity_in_order:
-        tally.equity.sort(key=lambda point: point[0])  # stable: file order breaks ties
-    _, equity_start, unrealized_start, funding_start, start_source = _opening(tally)
-    if tally.opening is not None and tally.opening[1] is not None and tally.start is not None:
-        # The equity in force at the window's start is the path's first point.
-        tally.equity.insert(0, (tally.start, tally.opening[1]))
-    path = [equity for _, equity in tally.equity]
-    equity_end = path[-1] if path else None
-    end_source = "events" if path else None
-    if equity_end is None and snapshot is not None:
-        equity_end = as_number(snapshot.get("account_snapshot", {}).get("equity"))
-        end_source = "metrics_file" if equity_end is not None else None
-    change = _finite(
-        equity_end - equity_start if equity_start is not None and equity_end is not None else None
-    )
-    change_pct = (
-        _finite(change / equity_start * 100.0) if change is not None and equity_start else None
-    )
-
-    funding = tally.funding_payments
-    if funding_start is not None and tally.last_funding is not None:
-        funding += tally.last_funding[1] - funding_start
-    unrealized_end = tally.last_unrealized[1] if tally.last_unrealized is not None else None
-    if unrealized_end is None:
-        unrealized_end = unrealized_start  # no account event in the window: unchanged
-    unrealized_change = (
-        unrealized_end - unrealized_start
-        if unrealized_end is not None and unrealized_start is not None
-        else 0.0
-    )
-    total = _finite(tally.realized - tally.fees + funding + unrealized_change)
-    unexplained = _finite(change - total) if change is not None and total is not None else None
-    tolerance = max(1.0, abs(equity_start) * 0.001) if equity_start is not None else 1.0
-    tolerance = tolerance if math.isfinite(tolerance) else 1.0
+    money = mark_to_market(tally, snapshot)
+    path = [equity for _, equity in tally.equity]  # in time order, from the opening state
 
     closing = tally.wins + tally.losses
     drawdown, drawdown_pct = _drawdown(path)
@@ -456,43 +380,16 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) ->
     ordered = sorted(tally.durations)
     slowest = sorted(tally.slowest, reverse=True)
     return {
-        "account": {
-            "equity_start": _round(equity_start),
-            "equity_start_source": start_source,
-            "equity_end": _round(equity_end),
-            "equity_end_source": end_source,
-            "equity_change": _round(change),
-            "equity_change_pct": _round(change_pct),
-        },
-        "pnl": {
-            "realized": _round(_finite(tally.realized)),
-            "fees": _round(_finite(tally.fees)),
-            "fees_included_in_realized": False,
-            "funding": _round(_finite(funding)),
-            "unrealized_start": _round(unrealized_start),
-            "unrealized_end": _round(unrealized_end),
-            "unrealized_change": _round(_finite(unrealized_change)),
-            "total": _round(total),
-            "definition": PNL_DEFINITION,
-        },
-        "reconciliation": {
-            "equity_change": _round(change),
-            "total_pnl": _round(total),
-            "unexplained": _round(unexplained),
-            "label": UNEXPLAINED,
-            "tolerance": _round(tolerance),
-            "flagged": unexplained is not None and abs(unexplained) > tolerance,
-            "definition": RECONCILIATION_DEFINITION,
-        },
+        **money,
         "performance": {
-            "win_rate": _round(tally.wins / closing) if closing else None,
+            "win_rate": rounded(tally.wins / closing) if closing else None,
             "profit_factor": (
-                _round(tally.gross_win / tally.gross_loss) if tally.gross_loss > 0 else None
+                rounded(tally.gross_win / tally.gross_loss) if tally.gross_loss > 0 else None
             ),
-            "max_drawdown": _round(drawdown),
-            "max_drawdown_pct": _round(drawdown_pct),
-            "sharpe": _round(sharpe),
-            "sortino": _round(sortino),
+            "max_drawdown": rounded(drawdown),
+            "max_drawdown_pct": rounded(drawdown_pct),
+            "sharpe": rounded(sharpe),
+            "sortino": rounded(sortino),
             "equity_points": len(path),
             "definitions": {
                 "win_rate": "winning fills / fills with realized_pnl != 0",
@@ -507,18 +404,18 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) ->
             "closing": closing,
             "winning": tally.wins,
             "losing": tally.losses,
-            "avg_win": _round(tally.gross_win / tally.wins) if tally.wins else None,
-            "avg_loss": _round(-tally.gross_loss / tally.losses) if tally.losses else None,
-            "largest_win": _round(tally.largest_win),
-            "largest_loss": _round(tally.largest_loss),
+            "avg_win": rounded(tally.gross_win / tally.wins) if tally.wins else None,
+            "avg_loss": rounded(-tally.gross_loss / tally.losses) if tally.losses else None,
+            "largest_win": rounded(tally.largest_win),
+            "largest_loss": rounded(tally.largest_loss),
         },
         "symbols": [
             {
                 "symbol": symbol,
                 "fills": per.fills,
-                "realized_pnl": _round(per.realized),
-                "fees": _round(per.fees),
-                "win_rate": _round(per.wins / per.closing) if per.closing else None,
+                "realized_pnl": rounded(per.realized),
+                "fees": rounded(per.fees),
+                "win_rate": rounded(per.wins / per.closing) if per.closing else None,
             }
             for symbol, per in sorted(tally.symbols.items())
         ],
@@ -529,7 +426,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) ->
                 for moment, reason in sorted(tally.trips, key=lambda trip: trip[0])
             ],
             "daily_loss_max": (
-                {"loss": _round(tally.daily_loss[0]), "limit": _round(tally.daily_loss[1])}
+                {"loss": rounded(tally.daily_loss[0]), "limit": rounded(tally.daily_loss[1])}
                 if tally.daily_loss is not None
                 else None
             ),
