@@ -51,7 +51,7 @@ class StaleMarkWatch:
         ... )
         >>> marks["BTC-PERP"] = clock.monotonic()
         >>> clock.advance(12.0)
-        ... watch.check()
+        >>> watch.check()
         >>> events[0][0], events[0][1]["since"]
         ('stale_mark', '1970-01-01T00:00:10.000Z')
     """
