@@ -217,7 +217,7 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per k
         if args.output
         else data_dir / "reports" / f"daily_report_{day.isoformat()}.{suffix}"
     )
-    chart = None if target is None else target.with_suffix(".svg")
+    chart = None if target is None else _chart_path(target)
     if args.format == "markdown":
         document = render_markdown(report, chart=None if chart is None else chart.name)
     else:
@@ -228,14 +228,26 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per k
         print(f"{_PROG}: {report['message']}", file=sys.stderr)
     if target is None:
         return 0
+    return _save(target, document, report_svg(report) if args.format == "markdown" else None)
+
+
+def _chart_path(target: Path) -> Path:
+    """The SVG saved beside a Markdown report: same name, ``.svg`` (never the report itself)."""
+    chart = target.with_suffix(".svg")
+    return target.with_name(f"{target.stem}.chart.svg") if chart == target else chart
+
+
+def _save(target: Path, document: str, chart: str | None) -> int:
+    """Write the document (and the Markdown form's chart beside it); exit 1 when it fails."""
+    chart_path = _chart_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(document, encoding="utf-8")
-        if args.format == "markdown" and chart is not None:
-            chart.write_text(report_svg(report), encoding="utf-8")
+        if chart is not None:
+            chart_path.write_text(chart, encoding="utf-8")
     except OSError as exc:
         return _fail(f"could not save {target}: {exc.strerror or exc}", 1)
-    saved = f"{target} and {chart}" if args.format == "markdown" else str(target)
+    saved = f"{target} and {chart_path}" if chart is not None else str(target)
     print(f"{_PROG}: saved {saved}", file=sys.stderr)
     return 0
 
