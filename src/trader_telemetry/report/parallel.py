@@ -179,28 +179,41 @@ def fold_chunks(
 ) -> None:
     """Fold ``chunks`` into ``tally`` and ``stats``, merged in order.
 
-    A pool of ``workers - 1`` processes takes the chunks from the back while this process takes
-    them from the front, each claiming what the other has not started, so both cores stay busy
-    to the end whatever the worker's start-up costs (a spawn imports the package) or the
-    machine's load; plan a few chunks per worker for the meeting point to fall anywhere.
+    A pool of ``workers - 1`` processes takes chunks from the back (two per process in flight,
+    so none waits for the next) while this process takes them from the front, until they meet:
+    both cores stay busy to the end whatever the worker's start-up costs (a spawn imports the
+    package) or the machine's load; plan several chunks per worker for the meeting point to fall
+    anywhere. Nothing submitted is ever cancelled (a cancelled future trips Python 3.11's pool
+    if it breaks later); a part whose worker failed is read here.
     """
     context = multiprocessing.get_context("spawn")  # no fork: the caller may have threads
-    pending: dict[int, Future[tuple[Tally, ReadStats]]] = {}
     try:
-        pool = ProcessPoolExecutor(max_workers=max(1, workers - 1), mp_context=context)
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=max(1, workers - 1), mp_context=context
+        )
     except (OSError, ValueError) as exc:
         logger.warning("report: no worker processes (%s); reading in-process", exc)
         pool = None
+    depth = 2 * max(1, workers - 1)
+    in_flight: dict[int, Future[tuple[Tally, ReadStats]]] = {}
+    back = len(chunks)  # chunks[back:] belong to the pool
     lines_before: dict[str, int] = {}
     done = 0
     try:
-        if pool is not None:
-            for i in range(len(chunks) - 1, 0, -1):  # the pool starts from the back
-                pending[i] = pool.submit(fold_chunk, chunks[i], start, end, tally.thresholds)
-        for i, chunk in enumerate(chunks):
+        for front, chunk in enumerate(chunks):
+            # Keep the pool fed: finished parts wait in ``in_flight`` for their turn to merge.
+            while (
+                pool is not None
+                and back - 1 > front
+                and sum(not f.done() for f in in_flight.values()) < depth
+            ):
+                back -= 1
+                in_flight[back] = pool.submit(
+                    fold_chunk, chunks[back], start, end, tally.thresholds
+                )
             result = None
-            future = pending.pop(i, None)
-            if future is not None and not future.cancel():  # the pool has it: wait for it
+            future = in_flight.pop(front, None)
+            if future is not None:  # the pool's: wait for it
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - a broken pool must not lose the report
