@@ -140,11 +140,13 @@ def test_huge_lookback_reads_from_year_one(data: Path) -> None:
     assert document["trades"]["total"] == 1
 
 
-def test_the_first_day_there_is_still_reports(data: Path) -> None:
+def test_the_first_day_there_is_still_reports_no_data(data: Path) -> None:
     result = _report("--date", "0001-01-01", "--data-dir", ".", "--no-save", cwd=data)
     assert result.returncode == 0, result.stderr
-    assert "No data: no events between 0000" not in result.stdout
-    assert "window 0001-01-01T00:00:00.000Z" in result.stdout  # 24 h back is clamped too
+    assert "Traceback" not in result.stderr
+    # 24 h back from 0001-01-02T00:00Z is 0001-01-01T00:00Z exactly: the earliest instant.
+    assert "window 0001-01-01T00:00:00.000Z to 0001-01-02T00:00:00.000Z" in result.stdout
+    assert "No data: no events between" in result.stdout
 
 
 def _strict(text: str) -> object:
