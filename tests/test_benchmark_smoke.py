@@ -67,3 +67,23 @@ def test_file_exporter_benchmark_runs_and_reads_only_new_bytes(tmp_path: Path) -
     figures = json.loads(out.read_text())
     assert figures["bytes_read_per_scrape"] == figures["bytes_appended_per_scrape"]
     assert len(figures["scrape_seconds"]) == 10
+
+
+def test_report_benchmark_runs_both_shapes(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "report.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "summary:" in result.stdout
+    figures = json.loads(out.read_text())
+    for shape in ("ours", "gpt-trader"):
+        assert figures[shape]["events_per_second"] > 0
+        assert figures[shape]["cpu_seconds_one_process"] > 0
+    # GPT-Trader's lines average about 165 bytes, as the day does.
+    assert 150 <= figures["gpt-trader"]["bytes"] / figures["events"] <= 180
+    assert figures["rss_mib"] > 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 import trader_telemetry as tt
+from trader_telemetry.config import load_thresholds
 
 
 def test_defaults_are_secure_and_documented() -> None:
@@ -117,3 +121,52 @@ def test_slow_cycle_share_must_be_below_one() -> None:
     assert tt.Thresholds(cycle_duration_slow_share=0.5).cycle_duration_slow_share == 0.5
     with pytest.raises(tt.ConfigurationError, match="cycle_duration_slow_share"):
         tt.Thresholds(cycle_duration_slow_share=1.0)
+
+
+def test_from_env_reads_the_thresholds_file(tmp_path: Path) -> None:
+    """The one thresholds file the bot, ops render and the report share."""
+    path = tmp_path / "thresholds.toml"
+    path.write_text(
+        "[thresholds]\nexpected_cycle_interval_seconds = 1.0\nstaleness_warning_seconds = 5\n"
+    )
+    cfg = tt.TelemetryConfig.from_env({"TRADER_TELEMETRY_THRESHOLDS": str(path)})
+    assert cfg.thresholds == load_thresholds(path)
+    assert cfg.thresholds.heartbeat_warning_seconds == 3.0
+    assert cfg.thresholds.staleness_warning_seconds == 5.0
+    # The interval variable still works, and wins over the file's value.
+    both = tt.TelemetryConfig.from_env(
+        {
+            "TRADER_TELEMETRY_THRESHOLDS": str(path),
+            "TRADER_TELEMETRY_EXPECTED_CYCLE_INTERVAL_SECONDS": "2",
+        }
+    )
+    assert both.thresholds.expected_cycle_interval_seconds == 2.0
+    assert both.thresholds.staleness_warning_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("missing.toml", None, "cannot read thresholds file"),
+        ("t.toml", "nope = 1\n", "unknown field(s) nope"),
+        ("t.json", '{"staleness_warning_seconds": 40}', "must not exceed"),
+        ("t.json", '{"staleness_warning_seconds": 1' + "0" * 400 + "}", "too large"),
+        ("t.json", "[1, 2]", "must hold a table"),
+        ("t.toml", "= broken", "is not valid"),
+    ],
+)
+def test_a_bad_thresholds_file_names_the_file(
+    tmp_path: Path, name: str, content: str | None, fragment: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(tt.ConfigurationError, match=re.escape(fragment)) as caught:
+        tt.TelemetryConfig.from_env({"TRADER_TELEMETRY_THRESHOLDS": str(path)})
+    assert str(path) in str(caught.value)
+
+
+def test_ops_uses_the_config_layers_loader() -> None:
+    from trader_telemetry.ops import load_thresholds as ops_loader
+
+    assert ops_loader is load_thresholds

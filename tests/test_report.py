@@ -8,6 +8,7 @@ import os
 import re
 import statistics
 import sys
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from trader_telemetry.report import (
     render_json,
     render_markdown,
     render_text,
+    report_svg,
 )
 from trader_telemetry.report.render import sparkline
 
@@ -108,8 +110,11 @@ def test_header_window_and_sources(report: dict[str, Any], data_dir: Path) -> No
 
 
 def test_account_and_pnl(report: dict[str, Any]) -> None:
+    # The opening state is the account event at 23:50 the day before: equity 1000,
+    # unrealized 2, funding 0.
     assert report["account"] == {
         "equity_start": 1000.0,
+        "equity_start_source": "last account event before the window",
         "equity_end": 1080.0,
         "equity_end_source": "events",
         "equity_change": 80.0,
@@ -118,10 +123,20 @@ def test_account_and_pnl(report: dict[str, Any]) -> None:
     pnl = report["pnl"]
     assert pnl["realized"] == 40.0
     assert pnl["fees"] == 4.0
-    assert pnl["funding"] == -2.0
-    assert pnl["unrealized"] == 5.0
-    assert pnl["total"] == 40.0 - 4.0 - 2.0 + 5.0
-    assert "realized - fees + funding + unrealized" in pnl["definition"]
+    assert pnl["fees_included_in_realized"] is False
+    assert pnl["funding"] == -2.0  # -2 at 23:00 less 0 at the opening
+    assert (pnl["unrealized_start"], pnl["unrealized_end"]) == (2.0, 5.0)
+    assert pnl["unrealized_change"] == 3.0
+    assert pnl["total"] == 40.0 - 4.0 - 2.0 + 3.0
+    assert "realized - fees + funding + unrealized change" in pnl["definition"]
+    # Equity rose 80, the events explain 37: 43 unexplained, above the 1 USD tolerance.
+    reconciliation = report["reconciliation"]
+    assert reconciliation["equity_change"] == 80.0
+    assert reconciliation["total_pnl"] == 37.0
+    assert reconciliation["unexplained"] == 43.0
+    assert reconciliation["tolerance"] == 1.0
+    assert reconciliation["flagged"] is True
+    assert reconciliation["label"] == "unexplained (deposits, withdrawals or missing events)"
 
 
 def test_performance(report: dict[str, Any]) -> None:
@@ -192,10 +207,12 @@ def test_time_above_thresholds(report: dict[str, Any]) -> None:
     # 3 x and 10 x the expected 5 s interval: each gap is above 15 s for gap - 15 seconds.
     assert rows["loop heartbeat (last cycle age)", "warning"] == (5, 86399 - 5 * 15)
     assert rows["loop heartbeat (last cycle age)", "critical"] == (5, 86399 - 5 * 50)
-    # Account events at 00:00:00, 02:00:01, 04:00:01, 23:00:00, then the close: gaps 7201,
-    # 7200, 68399 and 3600 s; above 900 s (15 m) and 1800 s (30 m) for gap - level each.
-    assert rows["account snapshot age", "warning"] == (4, 86400 - 4 * 900)
-    assert rows["account snapshot age", "critical"] == (4, 86400 - 4 * 1800)
+    # Account events at 23:50:00 the day before (carried over: 600 s old at 00:00), 02:00:01,
+    # 04:00:01, 23:00:00, then the close. The first gap is above 900 s (15 m) from 00:05:00 to
+    # 02:00:01 (6901 s) and above 1800 s (30 m) from 00:20:00 (6001 s); the gaps after it,
+    # 7200, 68399 and 3600 s, are above a level for gap - level each.
+    assert rows["account snapshot age", "warning"] == (4, 6901 + (79199 - 3 * 900))
+    assert rows["account snapshot age", "critical"] == (4, 6001 + (79199 - 3 * 1800))
     # Daily loss 30 % at 05:00:01, 85 % at 05:30:00, 10 % at 06:00:01: above 80 % for 1801 s.
     assert rows["daily loss / limit", "warning"] == (1, 1801.0)
     assert rows["daily loss / limit", "critical"] == (0, 0.0)
@@ -285,7 +302,8 @@ def test_lookback_and_legacy_funding(tmp_path: Path) -> None:
         events_files=[path], metrics_file=None, day=DAY, lookback_hours=6, now=NOW
     )
     assert short["window"]["start"] == "2026-11-25T18:00:00.000Z"
-    assert short["pnl"]["funding"] == -3.0  # one account event in the window: no change
+    # The 10:00 account event is the state at 18:00: funding -1 - 0, plus the payment of -3.
+    assert short["pnl"]["funding"] == -4.0
     full = compute_daily_report(events_files=[path], metrics_file=None, day=DAY, now=NOW)
     assert full["pnl"]["funding"] == -4.0
     with pytest.raises(ValueError, match="lookback_hours"):
@@ -325,8 +343,15 @@ def test_render_text(report: dict[str, Any]) -> None:
     text = render_text(report)
     assert text.startswith("Daily report 2026-11-25 (profile test)\n")
     lines = text.splitlines()
-    pnl = lines[lines.index("PnL") + 1 : lines.index("PnL") + 6]
-    assert [line.split()[-1] for line in pnl] == ["40.00", "4.00", "-2.00", "5.00", "39.00"]
+    pnl = lines[lines.index("PnL") + 1 : lines.index("PnL") + 8]
+    assert [line.split()[-1] for line in pnl] == [
+        "40.00", "4.00", "-2.00", "2.00", "5.00", "3.00", "37.00"
+    ]  # fmt: skip
+    recon = lines[lines.index("Reconciliation") + 1 : lines.index("Reconciliation") + 4]
+    assert recon[-1].split()[:6] == ["Unexplained", "(deposits,", "withdrawals", "or", "missing",
+                                     "events)"]  # fmt: skip
+    assert recon[-1].endswith("43.00  FLAGGED (> 1.00)")
+    assert lines[3].startswith("thresholds (defaults): cycle 3 / 6 s, heartbeat 15 / 50 s")
     assert len({len(line) for line in pnl}) == 1  # right-aligned figures
     assert "66.67%" in text
     assert sparkline([1000.0, 1050.0, 1020.0, 1080.0]) in text
@@ -341,12 +366,12 @@ def test_render_json_and_markdown(report: dict[str, Any]) -> None:
     assert document.startswith('{\n  "date": "2026-11-25"')
     markdown = render_markdown(report)
     assert markdown.startswith("# Daily report 2026-11-25")
-    assert "| Total | 39.00 |" in markdown
+    assert "| Total | 37.00 |" in markdown
     assert "| BTC-PERP | 2 | 30.00 | 2.00 | 100.00% |" in markdown
     assert "## Equity" in markdown
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html", "svg"])
 def test_golden_reports(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture day's whole document, byte for byte (UPDATE_GOLDEN=1 rewrites the files
     after a deliberate change; the diff then shows in review)."""
@@ -358,8 +383,13 @@ def test_golden_reports(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
         profile="test",
         now=NOW,
     )
-    render, suffix = report_cli.RENDERERS[fmt]
-    document = render(report)
+    if fmt == "svg":
+        document, suffix = report_svg(report), "svg"
+    elif fmt == "markdown":  # saved, it links the SVG saved beside it
+        document, suffix = render_markdown(report, chart="daily_report_2026-11-25.svg"), "md"
+    else:
+        render, suffix = report_cli.RENDERERS[fmt]
+        document = render(report)
     golden = FIXTURES / f"daily_report_2026-11-25.{suffix}"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(document, encoding="utf-8")
@@ -405,9 +435,16 @@ def test_cli_output_no_save_and_formats(
     target = tmp_path / "out" / "report.md"
     base = ["report", "daily", "--date", "2026-11-25", "--data-dir", str(data_dir)]
     assert _run([*base, "--format", "markdown", "--output", str(target)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert out.startswith("# Daily report")
     assert target.read_text() == out
+    # The chart is a separate SVG file beside it (GitHub renders a linked SVG, not inline SVG).
+    chart = target.with_suffix(".svg")
+    assert "![Equity and drawdown over the window](report.svg)" in out
+    assert "<svg" not in out
+    assert ET.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"  # noqa: S314
+    assert f"saved {target} and {chart}" in captured.err
     assert _run([*base, "--no-save", "--events-file", str(data_dir / "events.jsonl")]) == 0
     assert capsys.readouterr().out.startswith("Daily report 2026-11-25 (profile default)")
     assert not (data_dir / "reports" / "daily_report_2026-11-25.txt").exists()
@@ -472,18 +509,21 @@ def test_progress_bar_draws_on_a_real_terminal(tmp_path: Path) -> None:
 
 
 def test_cli_no_data_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    """An events file without events in the window is a report that says so (exit 0)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "events.jsonl").write_text(_fill("2026-11-20T10:00:00.000Z", "BTC-PERP", "sell", 1.0))
     code = _run(
-        ["report", "daily", "--date", "2026-11-25", "--format", "json", "--data-dir", str(empty)]
+        ["report", "daily", "--date", "2026-11-25", "--format", "json", "--data-dir", str(data)]
     )
     assert code == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert document["no_data"] is True
-    assert str(empty / "events.jsonl") in document["message"]
-    assert str(empty / "metrics.json") in document["message"]
+    assert str(data / "events.jsonl") in document["message"]
+    assert str(data / "metrics.json") in document["message"]
     assert "no events" in captured.err
+    assert document["sources"]["out_of_window"] == 1
 
 
 def test_cli_default_data_dir_and_rotated_files(

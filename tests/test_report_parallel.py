@@ -108,3 +108,31 @@ def test_warning_line_numbers_are_the_files(demo_events: Path) -> None:
         corrupt = [w for w in warnings if w.startswith("corrupt")]
         assert corrupt == [f"corrupt lines skipped (first at line {numbers[0]} of events.jsonl)"]
     assert json.loads(json.dumps(report([demo_events], 2)))  # JSON-ready
+
+
+def test_workers_that_cannot_start_leave_a_whole_report_and_no_thread_error(
+    demo_events: Path,
+) -> None:
+    """A script read from stdin cannot be re-imported by a spawned worker, so every worker dies
+    at start: the parts are read in-process, the report is whole, and the pool's own thread
+    does not fail (a cancelled future would make Python 3.11's broken pool raise there)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from trader_telemetry.report import compute_daily_report\n"
+        f"report = compute_daily_report(events_files=[Path({str(demo_events)!r})], "
+        "metrics_file=None, day=date(2026, 11, 25), workers=2, parallel_min_bytes=0)\n"
+        "print(report['operations']['cycles'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
+    assert "reading that part here" in result.stderr
+    assert "Exception in thread" not in result.stderr
+    assert "InvalidStateError" not in result.stderr

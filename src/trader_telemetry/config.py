@@ -19,8 +19,9 @@ from .errors import ConfigurationError
 from .otlp_metrics import OTLP_PROTOCOLS
 from .readers import READERS
 from .redaction import DEFAULT_REDACT_KEYS
+from .thresholds_file import read_thresholds_file
 
-__all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds"]
+__all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds", "load_thresholds"]
 
 
 # Whole-string patterns (used with fullmatch: ``$`` would let a trailing newline through).
@@ -138,6 +139,57 @@ class Thresholds:
     def heartbeat_critical_seconds(self) -> float:
         """Loop heartbeat critical: this many seconds without a completed cycle."""
         return self.heartbeat_critical_factor * self.expected_cycle_interval_seconds
+
+
+def load_thresholds(path: str | os.PathLike[str]) -> Thresholds:
+    """Read a :class:`Thresholds` from a TOML or JSON file of ``field = value`` pairs.
+
+    The same file serves the bot (``TRADER_TELEMETRY_THRESHOLDS``), ``ops render --thresholds``
+    and ``report daily --thresholds``. Fields left out keep their defaults.
+
+    Args:
+        path: A ``.json`` file, or TOML (the pairs at the top level or under ``[thresholds]``).
+
+    Returns:
+        The validated thresholds.
+
+    Raises:
+        ConfigurationError: The file is unreadable or invalid, names an unknown field, or
+            holds a bad value (the message names the file).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp(), "thresholds.json")
+        >>> _ = path.write_text('{"expected_cycle_interval_seconds": 1}')
+        >>> load_thresholds(path).heartbeat_warning_seconds
+        3.0
+    """
+    values = read_thresholds_file(path, [f.name for f in fields(Thresholds)])
+    try:
+        return Thresholds(**values)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"thresholds file {os.fspath(path)}: {exc}") from None
+    except OverflowError:  # an integer too large for a float
+        raise ConfigurationError(
+            f"thresholds file {os.fspath(path)}: a value is too large to be a number"
+        ) from None
+
+
+def _thresholds_from_env(path: str | None, interval: str | None) -> Thresholds | None:
+    """``TRADER_TELEMETRY_THRESHOLDS`` (a file), then ``_EXPECTED_CYCLE_INTERVAL_SECONDS``."""
+    if path is None and interval is None:
+        return None
+    thresholds = Thresholds() if path is None else load_thresholds(path)
+    if interval is None:
+        return thresholds
+    try:
+        seconds = float(interval)
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {_ENV_PREFIX}EXPECTED_CYCLE_INTERVAL_SECONDS must be a "
+            f"float, got {interval!r}"
+        ) from None
+    return replace(thresholds, expected_cycle_interval_seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,12 +481,12 @@ class TelemetryConfig:
         for name in ("serve", "target_info", "scope_labels", "health_without_auth", "otlp_metrics"):
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)
-        if (raw := text("expected_cycle_interval_seconds")) is not None:
-            values["thresholds"] = Thresholds(
-                expected_cycle_interval_seconds=convert(
-                    "expected_cycle_interval_seconds", raw, float
-                )
+        if (
+            thresholds := _thresholds_from_env(
+                text("thresholds"), text("expected_cycle_interval_seconds")
             )
+        ) is not None:
+            values["thresholds"] = thresholds
         if (raw := text("redact_keys")) is not None:
             values["redact_keys"] = tuple(k.strip() for k in raw.split(",") if k.strip())
         limits: dict[str, Any] = {}

@@ -35,6 +35,7 @@ from .readers import Exposition
 from .recording import RecordingCalls
 from .redaction import Redactor, install_log_redaction
 from .selfmonitor import SelfMonitor
+from .stale_watch import StaleMarkWatch
 from .state import RecordedState
 from .tracing import CycleTracing, TracingConfig
 from .validation import ValueChecker
@@ -129,9 +130,18 @@ class Telemetry(RecordingCalls):
         self._order_latency_hist = instruments.order_latency
         self._tracing = self._start_tracing(tracing, slow_cycle_seconds)
         self._events: EventLog | None = None
+        self._stale_watch: StaleMarkWatch | None = None
         self._metrics_file: MetricsFile | None = None
         if cfg.data_dir is not None:
             state = self._state
+            # Stale-mark incidents from the marks' ages, checked on the writer thread.
+            self._stale_watch = StaleMarkWatch(
+                state.marks,
+                warning_seconds=cfg.thresholds.staleness_warning_seconds,
+                monotonic=cfg.clock.monotonic,
+                wall_time=cfg.clock.time,
+                emit=self._emit,
+            )
             self._events = EventLog(
                 cfg.data_dir,
                 wall_time=cfg.clock.time,
@@ -142,6 +152,7 @@ class Telemetry(RecordingCalls):
                 max_bytes=cfg.events_max_bytes,
                 # Secrets are scrubbed on the writer thread: the bot's call stays an append.
                 transform=self._redactor.fields if self._redactor.enabled else None,
+                each_round=self._stale_watch.check,
             )
             self._metrics_file = MetricsFile(
                 Path(cfg.data_dir) / "metrics.json",

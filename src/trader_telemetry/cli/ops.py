@@ -12,9 +12,9 @@ import argparse
 import sys
 from typing import Any, Final
 
-from ..config import Thresholds
+from ..config import Thresholds, load_thresholds
 from ..errors import ConfigurationError
-from ..ops.options import DEFAULT_RUNBOOK_BASE, OpsOptions, load_thresholds
+from ..ops.options import DEFAULT_RUNBOOK_BASE, OpsOptions
 
 __all__ = ["options_from_args", "register"]
 

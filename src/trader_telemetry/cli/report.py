@@ -1,13 +1,16 @@
 """``trader-telemetry report daily``: the daily report from a data directory's event files.
 
 Only the document goes to stdout (``--format json | jq`` works); messages go to stderr. A bad
-``--date`` is a one-line error and exit 2; a window without events is still a report (exit 0)
-that says so and names the paths it looked at.
+argument (``--date``, ``--tz``, ``--lookback-hours``, ``--thresholds``) is a one-line error and
+exit 2; missing inputs (no data directory, no events file, an events file that is a directory)
+are a one-line error naming the paths and exit 1; a window without events is still a report
+(exit 0) that says so and names the paths it looked at.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +19,17 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..report import compute_daily_report, render_json, render_markdown, render_text
+from ..config import Thresholds, load_thresholds
+from ..errors import ConfigurationError
+from ..report import (
+    compute_daily_report,
+    render_html,
+    render_json,
+    render_markdown,
+    render_text,
+    report_svg,
+    report_window,
+)
 
 __all__ = ["default_events_files", "register"]
 
@@ -24,7 +37,10 @@ RENDERERS: Final[dict[str, tuple[Callable[[dict[str, Any]], str], str]]] = {
     "text": (render_text, "txt"),
     "json": (render_json, "json"),
     "markdown": (render_markdown, "md"),
+    "html": (render_html, "html"),
 }
+#: The environment variable naming the thresholds file (as for the bot's configuration).
+THRESHOLDS_ENV: Final = "TRADER_TELEMETRY_THRESHOLDS"
 _PROG: Final = "trader-telemetry report daily"
 #: Event files larger than this in total get a progress bar (on a terminal, with rich installed).
 PROGRESS_MIN_BYTES: Final = 8 * 1024 * 1024
@@ -107,27 +123,80 @@ def _progress_bar(files: list[Path]) -> Iterator[Callable[[int], None] | None]:
         yield advance
 
 
-def _command(args: argparse.Namespace) -> int:
+def _fail(message: str, code: int) -> int:
+    """A one-line message on stderr, and the exit code."""
+    print(f"{_PROG}: {message}", file=sys.stderr)
+    return code
+
+
+def _thresholds(args: argparse.Namespace) -> tuple[Thresholds, str]:
+    """The thresholds to use and where they came from (``--thresholds``, the variable, or the
+    defaults). Raises ConfigurationError for a bad file."""
+    path = args.thresholds or os.environ.get(THRESHOLDS_ENV, "").strip() or None
+    if path is None:
+        return Thresholds(), "defaults"
+    origin = path if args.thresholds else f"{path} from {THRESHOLDS_ENV}"
+    return load_thresholds(path), origin
+
+
+def _check_inputs(  # noqa: PLR0911 - one answer per kind of missing input
+    args: argparse.Namespace, data_dir: Path, events_files: list[Path], metrics_file: Path
+) -> str | None:
+    """Why the inputs cannot make a report (names the paths), or None when they can."""
+    if args.events_file:
+        for path in events_files:
+            if path.is_dir():
+                return f"--events-file {path} is a directory, not an events file"
+            if not path.is_file():
+                return f"no events file {path}"
+    elif not data_dir.is_dir():
+        what = "is not a directory" if data_dir.exists() else "does not exist"
+        return f"data directory {data_dir} {what} (give --data-dir or --events-file)"
+    elif not any(path.is_file() for path in events_files):
+        return (
+            f"no events file in {data_dir} (looked for events.jsonl, events-*.jsonl and "
+            "events.jsonl.1)"
+        )
+    if args.metrics_file and not metrics_file.is_file():
+        what = "is a directory" if metrics_file.is_dir() else "does not exist"
+        return f"--metrics-file {metrics_file} {what}"
+    for path in events_files:
+        if path.is_file() and not os.access(path, os.R_OK):
+            return f"cannot read {path} (permission denied)"
+    return None
+
+
+def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per kind of error
     """Compute, print and (unless ``--no-save``) save the daily report."""
     try:
         tz = _parse_tz(args.tz)
     except ValueError:
-        print(f"{_PROG}: unknown --tz {args.tz!r}: expected UTC or an IANA name", file=sys.stderr)
-        return 2
+        return _fail(f"unknown --tz {args.tz!r}: expected UTC or an IANA name", 2)
     try:
         day = _parse_date(args.date, tz)
     except ValueError:
-        print(f"{_PROG}: invalid --date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
-        return 2
-    lookback = args.lookback_hours
-    if not (lookback > 0 and lookback != float("inf")):
-        print(f"{_PROG}: --lookback-hours must be positive, got {lookback}", file=sys.stderr)
-        return 2
+        return _fail(f"invalid --date {args.date!r}: expected YYYY-MM-DD", 2)
+    try:
+        lookback = float(args.lookback_hours)
+    except ValueError:
+        return _fail(f"invalid --lookback-hours {args.lookback_hours!r}: expected a number", 2)
+    try:
+        report_window(day, lookback, tz)
+    except ValueError as exc:
+        flag = "--lookback-hours" if "lookback" in str(exc) else "--date"
+        return _fail(f"invalid {flag}: {exc}", 2)
+    try:
+        thresholds, thresholds_source = _thresholds(args)
+    except ConfigurationError as exc:
+        return _fail(f"invalid --thresholds: {exc}", 2)
     data_dir = Path(args.data_dir or Path("var", "data", args.namespace, args.profile))
     events_files = (
         [Path(p) for p in args.events_file] if args.events_file else default_events_files(data_dir)
     )
     metrics_file = Path(args.metrics_file) if args.metrics_file else data_dir / "metrics.json"
+    problem = _check_inputs(args, data_dir, events_files, metrics_file)
+    if problem is not None:
+        return _fail(problem, 1)
     with _progress_bar(events_files) as progress:
         report = compute_daily_report(
             events_files=events_files,
@@ -136,28 +205,50 @@ def _command(args: argparse.Namespace) -> int:
             lookback_hours=lookback,
             profile=args.profile,
             tz=tz,
+            thresholds=thresholds,
+            thresholds_source=thresholds_source,
             progress=progress,
         )
     render, suffix = RENDERERS[args.format]
-    document = render(report)
+    target = (
+        None
+        if args.no_save
+        else Path(args.output)
+        if args.output
+        else data_dir / "reports" / f"daily_report_{day.isoformat()}.{suffix}"
+    )
+    chart = None if target is None else _chart_path(target)
+    if args.format == "markdown":
+        document = render_markdown(report, chart=None if chart is None else chart.name)
+    else:
+        document = render(report)
     sys.stdout.write(document)
     sys.stdout.flush()
     if report["no_data"]:
         print(f"{_PROG}: {report['message']}", file=sys.stderr)
-    if args.no_save:
+    if target is None:
         return 0
-    target = (
-        Path(args.output)
-        if args.output
-        else data_dir / "reports" / f"daily_report_{day.isoformat()}.{suffix}"
-    )
+    return _save(target, document, report_svg(report) if args.format == "markdown" else None)
+
+
+def _chart_path(target: Path) -> Path:
+    """The SVG saved beside a Markdown report: same name, ``.svg`` (never the report itself)."""
+    chart = target.with_suffix(".svg")
+    return target.with_name(f"{target.stem}.chart.svg") if chart == target else chart
+
+
+def _save(target: Path, document: str, chart: str | None) -> int:
+    """Write the document (and the Markdown form's chart beside it); exit 1 when it fails."""
+    chart_path = _chart_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(document, encoding="utf-8")
+        if chart is not None:
+            chart_path.write_text(chart, encoding="utf-8")
     except OSError as exc:
-        print(f"{_PROG}: could not save {target}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"{_PROG}: saved {target}", file=sys.stderr)
+        return _fail(f"could not save {target}: {exc.strerror or exc}", 1)
+    saved = f"{target} and {chart_path}" if chart is not None else str(target)
+    print(f"{_PROG}: saved {saved}", file=sys.stderr)
     return 0
 
 
@@ -183,8 +274,7 @@ def register(commands: Any) -> None:
     )
     daily.add_argument(
         "--lookback-hours",
-        type=float,
-        default=24.0,
+        default="24",  # parsed by the command: a bad value is a one-line error
         help="window length ending at the day's close (default: 24)",
     )
     daily.add_argument("--profile", default="default", help="deployment profile (default: default)")
@@ -200,6 +290,15 @@ def register(commands: Any) -> None:
     )
     daily.add_argument(
         "--metrics-file", default=None, help="metrics.json (default: DATA_DIR/metrics.json)"
+    )
+    daily.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        default=None,
+        help=(
+            "TOML or JSON file of Thresholds fields, the one the bot and ops render use "
+            f"(default: ${THRESHOLDS_ENV}, else the playbook's defaults)"
+        ),
     )
     save = daily.add_mutually_exclusive_group()
     save.add_argument(

@@ -448,7 +448,10 @@ def _parse_epoch(value: object) -> datetime | None:
     """Epoch seconds, or milliseconds when above 1e11; None for anything else."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer past the float range (the json module reads any size)
+        return None
     if not math.isfinite(seconds):
         return None
     if abs(seconds) > _MILLIS_ABOVE:

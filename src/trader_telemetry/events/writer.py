@@ -104,6 +104,8 @@ class EventLog:
         interval: Seconds between writer rounds.
         transform: Applied to each event's fields on the writer thread before encoding (the
             redaction of secrets), so the bot's call stays a queue append.
+        each_round: Called on the writer thread at the start of every round, before the queue
+            is written (the stale-mark watch); its events go out in the same round.
 
     Example:
         >>> import tempfile, time
@@ -126,8 +128,10 @@ class EventLog:
         max_bytes: int | None = None,
         interval: float = 0.2,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        each_round: Callable[[], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self._each_round = each_round
         self._transform = transform
         self._wall_time = wall_time
         self._on_drop = on_drop or (lambda reason, count: None)
@@ -169,6 +173,8 @@ class EventLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            if self._each_round is not None:
+                self._each_round()  # must not raise (StaleMarkWatch.check does not)
             self._drain_safely()
         self._drain_safely(final=True)
 

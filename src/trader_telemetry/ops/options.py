@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-from ..config import Thresholds, namespace_problem
+# load_thresholds lives in the config layer (one loader for the bot, ops and the report);
+# re-exported here for the callers that import it from ops.
+from ..config import Thresholds, load_thresholds, namespace_problem
 from ..errors import ConfigurationError
 
 __all__ = ["DEFAULT_RUNBOOK_BASE", "OpsOptions", "load_thresholds"]
@@ -120,31 +118,3 @@ class OpsOptions:
     def runbook(self, anchor: str) -> str:
         """The runbook URL of one section."""
         return f"{self.runbook_base}#{anchor}"
-
-
-def load_thresholds(path: str | Path) -> Thresholds:
-    """Read a :class:`Thresholds` from a TOML or JSON file of field = value pairs.
-
-    Unknown keys and bad values are a :class:`ConfigurationError` naming the file and key.
-    """
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read thresholds file {source}: {exc.strerror}") from None
-    try:
-        data: Any = json.loads(text) if source.suffix == ".json" else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"thresholds file {source} is not valid: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
-        data = data["thresholds"]
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"thresholds file {source} must hold a table of field = value")
-    known = {f.name for f in fields(Thresholds)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"thresholds file {source}: unknown field(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
-        )
-    return Thresholds(**data)

@@ -1,7 +1,11 @@
 """Compute the daily report from event files in one streaming pass.
 
-Memory stays constant per event except for the cycle durations and the equity path, which are
-kept whole (a float per cycle, a pair per account event). Events from several files (rotated
+Every file is read from its start: the events before the window only set the state in force
+when it opens (the last account state, for the mark-to-market PnL and the reconciliation; the
+last health status of each check, the breaker, the daily loss, the last cycle and account times,
+the stale marks still open), which counts from the window's start. Memory stays constant per
+event except for the cycle durations and the equity path, which are kept whole (a float per
+cycle, a pair per account event). Events from several files (rotated
 logs) may interleave in time: whatever depends on order (the equity path, first and last
 funding, the last unrealized PnL) is ordered by timestamp, not by file position.
 """
@@ -12,31 +16,31 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
-from ..clock import rfc3339
 from ..config import Thresholds
 from ..events.reader import ReadStats, read_events
 from ..events.snapshot_reader import load_metrics_snapshot
-from .parallel import PARALLEL_MIN_BYTES, default_workers, fold_chunks, plan_chunks
-from .tally import Tally, as_number
+from .parallel import (
+    CHUNKS_PER_WORKER,
+    PARALLEL_MIN_BYTES,
+    default_workers,
+    fold_chunks,
+    plan_chunks,
+)
+from .pnl import mark_to_market, rounded
+from .tally import Tally
 
 __all__ = [
     "DRAWDOWN_DEFINITION",
-    "PNL_DEFINITION",
     "SHARPE_DEFINITION",
     "SORTINO_DEFINITION",
     "compute_daily_report",
 ]
 
-PNL_DEFINITION: Final = (
-    "total = realized - fees + funding + unrealized; realized is the sum of fills' "
-    "realized_pnl (before fees), fees the sum of fills' fee, funding the change in cumulative "
-    "funding_pnl of account events over the window plus legacy funding_payment amounts, "
-    "unrealized the last account event's unrealized_pnl"
-)
 SHARPE_DEFINITION: Final = (
     "mean / sample standard deviation of the returns between consecutive equity points in the "
     "window; unannualised, no risk-free rate"
@@ -53,12 +57,8 @@ MAX_CURVE_POINTS: Final = 200
 
 
 def _iso(moment: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``, to the millisecond."""
-    return rfc3339(moment.timestamp())
-
-
-def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(value, digits)
+    """ISO 8601 UTC with a ``Z``, to the millisecond (any year, unlike an epoch round trip)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
@@ -74,9 +74,8 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
     done = 0
     for path in events_files:
         try:
-            events = read_events(
+            events = read_events(  # from the file's start: earlier events set the carried state
                 path,
-                start=window[0],
                 end=window[1],
                 stats=stats,
                 progress=None if progress is None else _offset(progress, done),
@@ -102,7 +101,7 @@ def _offset(progress: Callable[[int], None], base: int) -> Callable[[int], None]
     return report
 
 
-def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
+def _time_above(tally: Tally, ordered: list[float], close: datetime) -> list[dict[str, Any]]:
     """Per threshold row and level: how often and for how long it was crossed."""
     t = tally.thresholds
     rows: list[dict[str, Any]] = []
@@ -117,7 +116,7 @@ def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
                 "threshold": threshold,
                 "unit": unit,
                 "count": n,
-                "seconds": round(seconds, 3),
+                "seconds": rounded(seconds, 3),
             }
         )
 
@@ -143,10 +142,39 @@ def _time_above(tally: Tally, ordered: list[float]) -> list[dict[str, Any]]:
             steps.seconds[i],
             steps.entries[i],
         )
+    for i, level in enumerate(("tripped",)):
+        steps = tally.breaker
+        row("circuit breaker", level, None, "state", steps.seconds[i], steps.entries[i])
+    stale_levels = (t.staleness_warning_seconds, t.staleness_critical_seconds)
+    for symbol, (counts, seconds) in tally.stale_seconds(stale_levels, close).items():
+        for i, level in enumerate(("warning", "critical")):
+            row(f"mark age {symbol}", level, stale_levels[i], "s", seconds[i], counts[i])
     for check, steps in sorted(tally.health.items()):
         for i, level in enumerate(("degraded", "unhealthy")):
             row(f"health {check}", level, None, "status", steps.seconds[i], steps.entries[i])
     return rows
+
+
+#: Upper bounds (seconds) of the cycle-duration distribution; the thresholds are added to them.
+CYCLE_BUCKETS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def _histogram(ordered: list[float], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Cycles per duration bucket ``(previous bound, le]``; the last bucket (``le`` null) is
+    everything above the highest bound. The warning and critical levels are bounds, so the
+    chart can draw them on a bucket edge."""
+    bounds = sorted(
+        {*CYCLE_BUCKETS, thresholds.cycle_duration_warning_seconds,
+         thresholds.cycle_duration_critical_seconds}
+    )  # fmt: skip
+    buckets: list[dict[str, Any]] = []
+    below = 0
+    for bound in bounds:
+        upto = bisect.bisect_right(ordered, bound)
+        buckets.append({"le": bound, "count": upto - below})
+        below = upto
+    buckets.append({"le": None, "count": len(ordered) - below})
+    return buckets
 
 
 def _nearest_rank(ordered: list[float], q: float) -> float | None:
@@ -178,9 +206,10 @@ def _ratios(path: list[float]) -> tuple[float | None, float | None]:
     if len(returns) < 2:  # a sample standard deviation needs two returns
         return None, None
     mean = sum(returns) / len(returns)
-    variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+    # x * x, not x ** 2: a float power raises OverflowError where a product gives inf.
+    variance = sum((r - mean) * (r - mean) for r in returns) / (len(returns) - 1)
     sharpe = mean / math.sqrt(variance) if variance > 0 else None
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    downside = math.sqrt(sum(min(r, 0.0) * min(r, 0.0) for r in returns) / len(returns))
     sortino = mean / downside if downside > 0 else None
     return sharpe, sortino
 
@@ -193,6 +222,35 @@ def _downsample(points: list[tuple[datetime, float]], limit: int) -> list[list[A
     return [[_iso(moment), round(equity, 6)] for moment, equity in points]
 
 
+EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+
+
+def report_window(day: date, lookback_hours: float, tz: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The window ``[start, end)`` of a report: ``end`` is midnight in ``tz`` closing ``day``.
+
+    A lookback reaching before year 1 starts at year 1 (everything there is).
+
+    Raises:
+        ValueError: ``lookback_hours`` is not a positive finite number, or the day's close
+            cannot be represented (``day`` is 9999-12-31).
+
+    Example:
+        >>> report_window(date(2026, 11, 25), 1e9)[0].isoformat()
+        '0001-01-01T00:00:00+00:00'
+    """
+    if not (math.isfinite(lookback_hours) and lookback_hours > 0):
+        raise ValueError(f"lookback_hours must be a positive number, got {lookback_hours!r}")
+    try:
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"the close of {day.isoformat()} is past year 9999") from None
+    try:
+        start = end - timedelta(hours=lookback_hours)
+    except OverflowError:
+        start = EARLIEST
+    return start, end
+
+
 def compute_daily_report(
     *,
     events_files: list[Path],
@@ -203,6 +261,7 @@ def compute_daily_report(
     now: datetime | None = None,
     tz: tzinfo = UTC,
     thresholds: Thresholds | None = None,
+    thresholds_source: str = "defaults",
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
@@ -221,7 +280,9 @@ def compute_daily_report(
         profile: The deployment profile named in the report.
         now: The generation time (defaults to the current time).
         tz: The time zone whose midnight closes ``day`` (timestamps stay UTC).
-        thresholds: The levels of the "time above threshold" figures (default: DESIGN §5).
+        thresholds: The levels of the "time above threshold" figures (default: the
+            playbook's, ``Thresholds()``).
+        thresholds_source: Where they came from, printed in the report (a file's path).
         progress: Called with the bytes read so far, every few thousand lines (a progress bar).
         workers: Processes to read with (None: the available cores, at most 4; 1: only this
             one). Used when the files hold at least ``parallel_min_bytes``.
@@ -231,20 +292,21 @@ def compute_daily_report(
         A JSON-ready dict (see the module documentation of :mod:`trader_telemetry.report`).
 
     Raises:
-        ValueError: ``lookback_hours`` is not a positive finite number.
+        ValueError: ``lookback_hours`` is not a positive finite number, or the day's close is
+            past the last representable instant (year 9999).
     """
-    if not (math.isfinite(lookback_hours) and lookback_hours > 0):
-        raise ValueError(f"lookback_hours must be positive, got {lookback_hours!r}")
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    start = end - timedelta(hours=lookback_hours)
+    start, end = report_window(day, lookback_hours, tz)
     generated = (now or datetime.now(UTC)).astimezone(UTC)
     stats = ReadStats()
-    tally = Tally(thresholds or Thresholds())
+    used = thresholds or Thresholds()
+    tally = Tally(used, start=start)
     read: list[str] = []
     missing: list[str] = []
     count = default_workers() if workers is None else workers
     present = [path for path in events_files if path.is_file()]
-    chunks = plan_chunks(present, count, parallel_min_bytes) if count > 1 else None
+    chunks = (
+        plan_chunks(present, count, parallel_min_bytes, CHUNKS_PER_WORKER) if count > 1 else None
+    )
     if chunks is not None:
         read = [str(path) for path in present]
         missing = [str(path) for path in events_files if path not in present]
@@ -255,6 +317,9 @@ def compute_daily_report(
     else:
         _fold_serially(events_files, tally, stats, (start, end), read, missing, progress)
     tally.close(min(end, generated))
+    # The reader saw the events before the window as events; they only set the carried state.
+    stats.events -= tally.before
+    stats.out_of_window += tally.before
     snapshot = load_metrics_snapshot(metrics_file) if metrics_file is not None else None
     report: dict[str, Any] = {
         "date": day.isoformat(),
@@ -286,7 +351,13 @@ def compute_daily_report(
             "warnings": list(stats.warnings),
         },
     }
-    report.update(_sections(tally, snapshot))
+    report["thresholds"] = {
+        **{f.name: getattr(used, f.name) for f in fields(used)},
+        "heartbeat_warning_seconds": used.heartbeat_warning_seconds,
+        "heartbeat_critical_seconds": used.heartbeat_critical_seconds,
+        "source": thresholds_source,
+    }
+    report.update(_sections(tally, snapshot, min(end, generated)))
     report["no_data"] = tally.events == 0
     if tally.events == 0:
         looked = ", ".join(str(p) for p in events_files) or "no events files"
@@ -298,27 +369,10 @@ def compute_daily_report(
     return report
 
 
-def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
+def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) -> dict[str, Any]:
     """The account, pnl, performance, trades, symbols, risk, operations and curve sections."""
-    if not tally.equity_in_order:
-        tally.equity.sort(key=lambda point: point[0])  # stable: file order breaks ties
-    path = [equity for _, equity in tally.equity]
-    equity_start = path[0] if path else None
-    equity_end = path[-1] if path else None
-    end_source = "events" if path else None
-    if equity_end is None and snapshot is not None:
-        equity_end = as_number(snapshot.get("account_snapshot", {}).get("equity"))
-        end_source = "metrics_file" if equity_end is not None else None
-    change = (
-        equity_end - equity_start if equity_start is not None and equity_end is not None else None
-    )
-    change_pct = change / equity_start * 100.0 if change is not None and equity_start else None
-
-    funding = tally.funding_payments
-    if tally.first_funding is not None and tally.last_funding is not None:
-        funding += tally.last_funding[1] - tally.first_funding[1]
-    unrealized = tally.last_unrealized[1] if tally.last_unrealized is not None else 0.0
-    total = tally.realized - tally.fees + funding + unrealized
+    money = mark_to_market(tally, snapshot)
+    path = [equity for _, equity in tally.equity]  # in time order, from the opening state
 
     closing = tally.wins + tally.losses
     drawdown, drawdown_pct = _drawdown(path)
@@ -326,30 +380,16 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
     ordered = sorted(tally.durations)
     slowest = sorted(tally.slowest, reverse=True)
     return {
-        "account": {
-            "equity_start": _round(equity_start),
-            "equity_end": _round(equity_end),
-            "equity_end_source": end_source,
-            "equity_change": _round(change),
-            "equity_change_pct": _round(change_pct),
-        },
-        "pnl": {
-            "realized": _round(tally.realized),
-            "fees": _round(tally.fees),
-            "funding": _round(funding),
-            "unrealized": _round(unrealized),
-            "total": _round(total),
-            "definition": PNL_DEFINITION,
-        },
+        **money,
         "performance": {
-            "win_rate": _round(tally.wins / closing) if closing else None,
+            "win_rate": rounded(tally.wins / closing) if closing else None,
             "profit_factor": (
-                _round(tally.gross_win / tally.gross_loss) if tally.gross_loss > 0 else None
+                rounded(tally.gross_win / tally.gross_loss) if tally.gross_loss > 0 else None
             ),
-            "max_drawdown": _round(drawdown),
-            "max_drawdown_pct": _round(drawdown_pct),
-            "sharpe": _round(sharpe),
-            "sortino": _round(sortino),
+            "max_drawdown": rounded(drawdown),
+            "max_drawdown_pct": rounded(drawdown_pct),
+            "sharpe": rounded(sharpe),
+            "sortino": rounded(sortino),
             "equity_points": len(path),
             "definitions": {
                 "win_rate": "winning fills / fills with realized_pnl != 0",
@@ -364,18 +404,18 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
             "closing": closing,
             "winning": tally.wins,
             "losing": tally.losses,
-            "avg_win": _round(tally.gross_win / tally.wins) if tally.wins else None,
-            "avg_loss": _round(-tally.gross_loss / tally.losses) if tally.losses else None,
-            "largest_win": _round(tally.largest_win),
-            "largest_loss": _round(tally.largest_loss),
+            "avg_win": rounded(tally.gross_win / tally.wins) if tally.wins else None,
+            "avg_loss": rounded(-tally.gross_loss / tally.losses) if tally.losses else None,
+            "largest_win": rounded(tally.largest_win),
+            "largest_loss": rounded(tally.largest_loss),
         },
         "symbols": [
             {
                 "symbol": symbol,
                 "fills": per.fills,
-                "realized_pnl": _round(per.realized),
-                "fees": _round(per.fees),
-                "win_rate": _round(per.wins / per.closing) if per.closing else None,
+                "realized_pnl": rounded(per.realized),
+                "fees": rounded(per.fees),
+                "win_rate": rounded(per.wins / per.closing) if per.closing else None,
             }
             for symbol, per in sorted(tally.symbols.items())
         ],
@@ -386,7 +426,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
                 for moment, reason in sorted(tally.trips, key=lambda trip: trip[0])
             ],
             "daily_loss_max": (
-                {"loss": _round(tally.daily_loss[0]), "limit": _round(tally.daily_loss[1])}
+                {"loss": rounded(tally.daily_loss[0]), "limit": rounded(tally.daily_loss[1])}
                 if tally.daily_loss is not None
                 else None
             ),
@@ -401,6 +441,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
                 "p99": _nearest_rank(ordered, 0.99),
                 "max": ordered[-1] if ordered else None,
             },
+            "cycle_histogram": _histogram(ordered, tally.thresholds),
             "slowest_cycles": [
                 {"number": number, "duration_seconds": duration, "timestamp": _iso(moment)}
                 for duration, _, number, moment in slowest
@@ -413,7 +454,7 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, Any]:
             ],
             "ws_reconnects": tally.ws_reconnects,
             "rejections": tally.rejections,
-            "time_above": _time_above(tally, ordered),
+            "time_above": _time_above(tally, ordered, close),
         },
         "equity_curve": _downsample(tally.equity, MAX_CURVE_POINTS),
     }

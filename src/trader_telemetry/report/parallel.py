@@ -27,12 +27,21 @@ from ..config import Thresholds
 from ..events.reader import ReadStats, parse_lines
 from .tally import Tally
 
-__all__ = ["PARALLEL_MIN_BYTES", "Chunk", "default_workers", "fold_chunks", "plan_chunks"]
+__all__ = [
+    "CHUNKS_PER_WORKER",
+    "PARALLEL_MIN_BYTES",
+    "Chunk",
+    "default_workers",
+    "fold_chunks",
+    "plan_chunks",
+]
 
 logger = logging.getLogger("trader_telemetry")
 
 #: Below this many bytes of events in all, the report reads in-process.
 PARALLEL_MIN_BYTES: Final = 48 * 1024 * 1024
+#: Ranges planned per process: the first process to finish a range takes the next one.
+CHUNKS_PER_WORKER: Final = 8
 _BLOCK: Final = 8 * 1024 * 1024  # bytes read at a time inside a range
 _LINE_REF = re.compile(r"line (\d+) of")
 _COUNTS: Final = (
@@ -63,13 +72,17 @@ def default_workers() -> int:
     return max(1, min(cores, 4))
 
 
-def plan_chunks(files: list[Path], workers: int, min_bytes: int) -> list[Chunk] | None:
-    """Line-aligned ranges of about ``total / workers`` bytes, or None to read serially.
+def plan_chunks(
+    files: list[Path], workers: int, min_bytes: int, per_worker: int = 1
+) -> list[Chunk] | None:
+    """Line-aligned ranges of about ``total / (workers * per_worker)`` bytes, or None to read
+    serially.
 
     Args:
         files: The event files in reading order (missing ones are left to the caller).
         workers: Processes available, the calling one included.
         min_bytes: Below this total the split is not worth a process start.
+        per_worker: Ranges per process (several balance the load, see :func:`fold_chunks`).
     """
     sizes = []
     for path in files:
@@ -80,7 +93,7 @@ def plan_chunks(files: list[Path], workers: int, min_bytes: int) -> list[Chunk] 
     total = sum(size for _, size in sizes)
     if workers < 2 or total < min_bytes:
         return None
-    target = total / workers
+    target = total / (workers * per_worker)
     chunks: list[Chunk] = []
     for path, size in sizes:
         pieces = max(1, round(size / target))
@@ -128,11 +141,14 @@ def _blocks(chunk: Chunk) -> Iterator[Iterable[bytes]]:
 def fold_chunk(
     chunk: Chunk, start: datetime | None, end: datetime | None, thresholds: Thresholds
 ) -> tuple[Tally, ReadStats]:
-    """The tally and read statistics of one range (run in a worker process)."""
-    tally = Tally(thresholds)
+    """The tally and read statistics of one range (run in a worker process).
+
+    Events before ``start`` reach the tally too: they set the state carried into the window.
+    """
+    tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    tally.fold(parse_lines(_lines(chunk), label=label, start=start, end=end, stats=stats))
+    tally.fold(parse_lines(_lines(chunk), label=label, end=end, stats=stats))
     return tally, stats
 
 
@@ -161,46 +177,60 @@ def fold_chunks(
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Fold ``chunks`` into ``tally`` and ``stats``: the first in this process, the rest in a
-    pool of ``workers - 1`` processes, merged in order."""
-    results: list[tuple[Tally, ReadStats] | None] = [None] * len(chunks)
+    """Fold ``chunks`` into ``tally`` and ``stats``, merged in order.
+
+    A pool of ``workers - 1`` processes takes chunks from the back (two per process in flight,
+    so none waits for the next) while this process takes them from the front, until they meet:
+    both cores stay busy to the end whatever the worker's start-up costs (a spawn imports the
+    package) or the machine's load; plan several chunks per worker for the meeting point to fall
+    anywhere. Nothing submitted is ever cancelled (a cancelled future trips Python 3.11's pool
+    if it breaks later); a part whose worker failed is read here.
+    """
     context = multiprocessing.get_context("spawn")  # no fork: the caller may have threads
-    pending: list[Future[tuple[Tally, ReadStats]]] = []
     try:
-        pool = ProcessPoolExecutor(max_workers=max(1, workers - 1), mp_context=context)
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=max(1, workers - 1), mp_context=context
+        )
     except (OSError, ValueError) as exc:
         logger.warning("report: no worker processes (%s); reading in-process", exc)
         pool = None
+    depth = 2 * max(1, workers - 1)
+    in_flight: dict[int, Future[tuple[Tally, ReadStats]]] = {}
+    back = len(chunks)  # chunks[back:] belong to the pool
+    lines_before: dict[str, int] = {}
+    done = 0
     try:
-        if pool is not None:
-            pending = [
-                pool.submit(fold_chunk, chunk, start, end, tally.thresholds) for chunk in chunks[1:]
-            ]
-        results[0] = fold_chunk(chunks[0], start, end, tally.thresholds)
-        done = _chunk_bytes(chunks[0])
-        if progress is not None:
-            progress(done)
-        for i, chunk in enumerate(chunks[1:], 1):
-            try:
-                results[i] = pending[i - 1].result() if pending else None
-            except Exception as exc:  # noqa: BLE001 - a broken pool must not lose the report
-                logger.warning("report: a worker failed (%r); reading that part in-process", exc)
-            if results[i] is None:
-                results[i] = fold_chunk(chunk, start, end, tally.thresholds)
+        for front, chunk in enumerate(chunks):
+            # Keep the pool fed: finished parts wait in ``in_flight`` for their turn to merge.
+            while (
+                pool is not None
+                and back - 1 > front
+                and sum(not f.done() for f in in_flight.values()) < depth
+            ):
+                back -= 1
+                in_flight[back] = pool.submit(
+                    fold_chunk, chunks[back], start, end, tally.thresholds
+                )
+            result = None
+            future = in_flight.pop(front, None)
+            if future is not None:  # the pool's: wait for it
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - a broken pool must not lose the report
+                    logger.warning("report: a worker failed (%r); reading that part here", exc)
+            if result is None:
+                result = fold_chunk(chunk, start, end, tally.thresholds)
+            part_tally, part_stats = result
+            offset = lines_before.get(chunk.path, 0)
+            lines_before[chunk.path] = offset + part_stats.lines
+            tally.merge(part_tally)
+            _merge_stats(stats, part_stats, offset)
             done += _chunk_bytes(chunk)
             if progress is not None:
                 progress(done)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    lines_before: dict[str, int] = {}
-    for chunk, result in zip(chunks, results, strict=True):
-        assert result is not None  # noqa: S101 - every slot was filled above
-        part_tally, part_stats = result
-        offset = lines_before.get(chunk.path, 0)
-        lines_before[chunk.path] = offset + part_stats.lines
-        tally.merge(part_tally)
-        _merge_stats(stats, part_stats, offset)
 
 
 def _chunk_bytes(chunk: Chunk) -> int:

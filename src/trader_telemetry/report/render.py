@@ -1,7 +1,8 @@
 """Render a daily report (the dict from :func:`~.compute.compute_daily_report`) as a document.
 
-Three forms: aligned plain text with an equity sparkline, JSON, and Markdown tables. Missing
-figures (null in the JSON) show as ``-``.
+Three forms here: aligned plain text with an equity sparkline, JSON, and Markdown tables (the
+HTML page is :mod:`.html`, the charts :mod:`.charts`). Missing figures (null in the JSON) show as
+``-``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-__all__ = ["equity_svg", "render_json", "render_markdown", "render_text", "sparkline"]
+__all__ = [
+    "definitions",
+    "header",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "sparkline",
+    "summary_pairs",
+    "tables",
+    "thresholds_line",
+]
 
 BLOCKS: Final = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH: Final = 60
@@ -58,51 +69,9 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
     low, high = min(values), max(values)
     if high == low:
         return BLOCKS[len(BLOCKS) // 2 - 1] * len(values)
-    scale = (len(BLOCKS) - 1) / (high - low)
-    return "".join(BLOCKS[round((v - low) * scale)] for v in values)
-
-
-def equity_svg(values: list[float], *, width: int = 640, height: int = 180) -> str:
-    """The equity curve as a self-contained inline SVG line chart (no scripts, no fonts needed).
-
-    Args:
-        values: Equity points, oldest first (at least one).
-        width: Pixels.
-        height: Pixels.
-
-    Returns:
-        One ``<svg>`` element on one line, so Markdown keeps it as inline HTML.
-
-    Example:
-        >>> equity_svg([100.0, 101.0, 99.5]).startswith('<svg xmlns="http://www.w3.org/2000/svg"')
-        True
-    """
-    pad_left, pad_right, pad_top, pad_bottom = 70, 10, 10, 20
-    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
-    low, high = min(values), max(values)
-    span = high - low or 1.0
-    last = max(len(values) - 1, 1)
-    points = " ".join(
-        f"{pad_left + i * plot_w / last:.1f},{pad_top + (high - v) / span * plot_h:.1f}"
-        for i, v in enumerate(values)
-    )
-    colour = "#1a7f37" if values[-1] >= values[0] else "#cf222e"
-    bottom = pad_top + plot_h
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Equity curve">'
-        f"<title>Equity {_money(values[0])} to {_money(values[-1])}</title>"
-        f'<rect x="{pad_left}" y="{pad_top}" width="{plot_w}" height="{plot_h}" '
-        'fill="none" stroke="#d0d7de"/>'
-        f'<text x="{pad_left - 4}" y="{pad_top + 10}" font-size="11" text-anchor="end" '
-        f'font-family="sans-serif">{_money(high)}</text>'
-        f'<text x="{pad_left - 4}" y="{bottom}" font-size="11" text-anchor="end" '
-        f'font-family="sans-serif">{_money(low)}</text>'
-        f'<text x="{pad_left}" y="{height - 4}" font-size="11" font-family="sans-serif">'
-        f"{len(values)} points</text>"
-        f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>'
-        "</svg>"
-    )
+    # Halved before subtracting: high - low of two huge floats would be inf.
+    scale = (len(BLOCKS) - 1) / (high / 2 - low / 2)
+    return "".join(BLOCKS[round((v / 2 - low / 2) * scale)] for v in values)
 
 
 def render_json(report: dict[str, Any]) -> str:
@@ -130,9 +99,9 @@ def _curve_values(report: dict[str, Any]) -> list[float]:
     return [float(point[1]) for point in report.get("equity_curve", [])]
 
 
-def _summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+def summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """The figures shared by the text and Markdown forms, per section."""
-    account, pnl = report["account"], report["pnl"]
+    account, pnl, recon = report["account"], report["pnl"], report["reconciliation"]
     perf, trades = report["performance"], report["trades"]
     ops = report["operations"]
     seconds = ops["cycle_seconds"]
@@ -145,11 +114,22 @@ def _summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             ("Change %", _pct(account["equity_change_pct"])),
         ],
         "PnL": [
-            ("Realized", _money(pnl["realized"])),
+            ("Realized (before fees)", _money(pnl["realized"])),
             ("Fees", _money(pnl["fees"])),
             ("Funding", _money(pnl["funding"])),
-            ("Unrealized", _money(pnl["unrealized"])),
+            ("Unrealized start", _money(pnl["unrealized_start"])),
+            ("Unrealized end", _money(pnl["unrealized_end"])),
+            ("Unrealized change", _money(pnl["unrealized_change"])),
             ("Total", _money(pnl["total"])),
+        ],
+        "Reconciliation": [
+            ("Equity change", _money(recon["equity_change"])),
+            ("Total PnL", _money(recon["total_pnl"])),
+            (
+                recon["label"].capitalize(),
+                _money(recon["unexplained"])
+                + (f"  FLAGGED (> {_money(recon['tolerance'])})" if recon["flagged"] else ""),
+            ),
         ],
         "Performance": [
             ("Win rate", _pct(perf["win_rate"], ratio=True)),
@@ -192,7 +172,7 @@ def _summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of the tables both the text and Markdown forms show."""
     ops, risk = report["operations"], report["risk"]
     tables: list[tuple[str, list[str], list[list[str]]]] = []
@@ -273,17 +253,34 @@ def _threshold(value: object, unit: str) -> str:
     return str(value)
 
 
-def _definitions(report: dict[str, Any]) -> list[str]:
+def thresholds_line(report: dict[str, Any]) -> str:
+    """The levels the report used, on one line (with where they came from)."""
+    t = report.get("thresholds")
+    if not t:
+        return ""
+    return (
+        f"thresholds ({t['source']}): cycle {t['cycle_duration_warning_seconds']:g} / "
+        f"{t['cycle_duration_critical_seconds']:g} s, heartbeat "
+        f"{t['heartbeat_warning_seconds']:g} / {t['heartbeat_critical_seconds']:g} s, mark age "
+        f"{t['staleness_warning_seconds']:g} / {t['staleness_critical_seconds']:g} s, account "
+        f"age {t['account_age_warning_seconds']:g} / {t['account_age_critical_seconds']:g} s, "
+        f"daily loss {t['daily_loss_warning_ratio'] * 100:g} / "
+        f"{t['daily_loss_critical_ratio'] * 100:g} % of the limit (warning / critical)"
+    )
+
+
+def definitions(report: dict[str, Any]) -> list[str]:
     definitions = report["performance"]["definitions"]
     return [
         f"Total PnL: {report['pnl']['definition']}.",
+        f"Reconciliation: {report['reconciliation']['definition']}.",
         f"Sharpe: {definitions['sharpe']}.",
         f"Sortino: {definitions['sortino']}.",
         f"Max drawdown: {definitions['max_drawdown']}.",
     ]
 
 
-def _header(report: dict[str, Any]) -> tuple[str, str]:
+def header(report: dict[str, Any]) -> tuple[str, str]:
     window = report["window"]
     title = f"Daily report {report['date']} (profile {report['profile']})"
     zone = window.get("timezone", "UTC")
@@ -302,19 +299,19 @@ def render_text(report: dict[str, Any]) -> str:
     Returns:
         The text document, with a trailing newline.
     """
-    title, subtitle = _header(report)
-    lines = [title, "=" * len(title), subtitle, ""]
+    title, subtitle = header(report)
+    lines = [title, "=" * len(title), subtitle, thresholds_line(report), ""]
     if report.get("no_data"):
         lines += [f"No data: {report.get('message', '')}", ""]
     for warning in report["sources"]["warnings"]:
         lines.append(f"warning: {warning}")
     if report["sources"]["warnings"]:
         lines.append("")
-    for section, pairs in _summary_pairs(report).items():
+    for section, pairs in summary_pairs(report).items():
         lines += [section, *_rows(pairs), ""]
-    for name, header, rows in _tables(report):
-        table = [header, *rows]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for name, columns, rows in tables(report):
+        table = [columns, *rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
         lines.append(name)
         for row in table:
             cells = [row[0].ljust(widths[0])] + [
@@ -330,7 +327,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"  min {_money(min(values))}  max {_money(max(values))}  points {len(values)}",
             "",
         ]
-    lines += _definitions(report)
+    lines += definitions(report)
     return "\n".join(lines) + "\n"
 
 
@@ -338,40 +335,48 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: dict[str, Any], chart: str | None = None) -> str:
     """The report as Markdown: a heading, then one two-column table per section.
 
     Args:
         report: The computed report.
+        chart: The file name of the equity and drawdown SVG saved beside the document
+            (:func:`~.charts.report_svg`), linked as an image; None (nothing saved) leaves a
+            note instead. GitHub renders a linked SVG file, not SVG inline in Markdown.
 
     Returns:
         The Markdown document, with a trailing newline.
     """
-    title, subtitle = _header(report)
-    lines = [f"# {title}", "", subtitle, ""]
+    title, subtitle = header(report)
+    lines = [f"# {title}", "", subtitle, "", _md_escape(thresholds_line(report)), ""]
     if report.get("no_data"):
         lines += [f"**No data:** {_md_escape(str(report.get('message', '')))}", ""]
     for warning in report["sources"]["warnings"]:
         lines.append(f"- warning: {_md_escape(warning)}")
     if report["sources"]["warnings"]:
         lines.append("")
-    for section, pairs in _summary_pairs(report).items():
+    for section, pairs in summary_pairs(report).items():
         lines += [f"## {section}", "", "| Figure | Value |", "| --- | ---: |"]
         lines += [f"| {_md_escape(label)} | {_md_escape(value)} |" for label, value in pairs]
         lines.append("")
-    for name, header, rows in _tables(report):
+    for name, columns, rows in tables(report):
         lines += [
             f"## {name}",
             "",
-            "| " + " | ".join(header) + " |",
-            "| --- |" + " ---: |" * (len(header) - 1),
+            "| " + " | ".join(columns) + " |",
+            "| --- |" + " ---: |" * (len(columns) - 1),
         ]
         lines += ["| " + " | ".join(_md_escape(cell) for cell in row) + " |" for row in rows]
         lines.append("")
     values = _curve_values(report)
     if values:
-        lines += ["## Equity", "", f"`{sparkline(values)}`", "", equity_svg(values), ""]
-    for line in _definitions(report):
+        image = (
+            f"![Equity and drawdown over the window]({chart})"
+            if chart
+            else "_The equity and drawdown chart is saved as an SVG beside a saved report._"
+        )
+        lines += ["## Equity", "", f"`{sparkline(values)}`", "", image, ""]
+    for line in definitions(report):
         lines += [f"_{_md_escape(line)}_", ""]
     lines.pop()
     return "\n".join(lines) + "\n"

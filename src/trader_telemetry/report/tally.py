@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..config import Thresholds
@@ -25,22 +25,36 @@ SLOWEST_CYCLES: Final = 5
 _FILL_TYPES: Final = frozenset({"fill", "trade"})
 _ACCOUNT_TYPES: Final = frozenset({"account", "pnl_update"})
 _STALE_TYPES: Final = frozenset({"stale_mark", "stale_mark_detected"})
+_STALE_SPAN_TYPES: Final = frozenset({"stale_mark", "stale_mark_cleared"})
+_BREAKER_TYPES: Final = frozenset(
+    {"circuit_breaker", "circuit_breaker_triggered", "circuit_breaker_cleared"}
+)
 _RECONNECT_TYPES: Final = frozenset({"ws_reconnect", "websocket_reconnect"})
+#: The kinds :meth:`Tally._other` reads; the fold skips every other kind in one set lookup.
+_OTHER_KINDS: Final = frozenset(
+    {"funding_payment", "guard_triggered", "daily_loss", "stale_mark_cleared", "rejection",
+     "health"}
+    | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES
+)  # fmt: skip
 
 
 def as_number(value: object) -> float | None:
     """A finite float from ``value``, or None (bools and non-numbers are not numbers here)."""
     if type(value) is float:  # the common case, read from our own files
         return value if value - value == 0 else None  # NaN and inf fail x - x == 0
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int | float):
+        try:
+            number = float(value)  # an int too large for a float raises OverflowError
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -91,7 +105,17 @@ class _Steps:
             if value >= level:
                 self.seconds[i] += held
 
-    def close(self, at: datetime) -> None:
+    def close(
+        self, at: datetime, carried: float | None = None, start: datetime | None = None
+    ) -> None:
+        """Hold the last value until ``at``; ``carried``: the value in force at ``start`` (the
+        last one seen before the window), which then counts from ``start``."""
+        if carried is not None and start is not None and at > start:
+            opening = _Steps(self.levels)
+            opening.observe(start, carried)
+            opening.merge(self)
+            self.seconds, self.entries = opening.seconds, opening.entries
+            self.first, self.last = opening.first, opening.last
         if self.last is not None and at > self.last[0]:
             self._hold(at)
             self.last = (at, self.last[1])
@@ -146,7 +170,18 @@ class _Gaps:
                     self.seconds[i] += gap - level
                     self.entries[i] += 1
 
-    def close(self, at: datetime) -> None:
+    def close(
+        self, at: datetime, carried: datetime | None = None, start: datetime | None = None
+    ) -> None:
+        """Run the last age on to ``at``. ``carried``: the last event before the window, whose
+        age counts from ``start`` until the window's first event (or ``at``)."""
+        if carried is not None and start is not None:
+            until = self.first if self.first is not None else at
+            for i, level in enumerate(self.levels):
+                above = (until - max(carried + timedelta(seconds=level), start)).total_seconds()
+                if above > 0:
+                    self.seconds[i] += above
+                    self.entries[i] += 1
         if self.last is not None and at > self.last:
             self._gap((at - self.last).total_seconds())
             self.last = at
@@ -206,9 +241,25 @@ class Tally:
     ws_reconnects: int = 0
     rejections: int = 0
     events: int = 0
+    #: The window's start: events before it only set the state carried into the window.
+    start: datetime | None = None
+    #: Events before ``start`` (read for the carried state, not counted as the window's).
+    before: int = 0
+    #: The last account state before the window: (time, equity, unrealized, funding).
+    opening: tuple[datetime, float | None, float | None, float | None] | None = None
+    first_unrealized: tuple[datetime, float] | None = None
+    #: The last value before the window of each step function, and the last cycle's time.
+    prior_cycle: datetime | None = None
+    prior_loss: tuple[datetime, float] | None = None
+    prior_breaker: tuple[datetime, float] | None = None
+    prior_health: dict[str, tuple[datetime, float]] = field(default_factory=dict)
+    #: (symbol, last mark) -> when the stale incident ended (None: still stale), from the
+    #: library's ``stale_mark`` / ``stale_mark_cleared`` events, before the window included.
+    stale_spans: dict[tuple[str, datetime], datetime | None] = field(default_factory=dict)
     heartbeat: _Gaps = field(init=False)
     account_age: _Gaps = field(init=False)
     loss_ratio: _Steps = field(init=False)
+    breaker: _Steps = field(init=False)
     health: dict[str, _Steps] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -216,24 +267,76 @@ class Tally:
         self.heartbeat = _Gaps((t.heartbeat_warning_seconds, t.heartbeat_critical_seconds))
         self.account_age = _Gaps((t.account_age_warning_seconds, t.account_age_critical_seconds))
         self.loss_ratio = _Steps((t.daily_loss_warning_ratio, t.daily_loss_critical_ratio))
+        self.breaker = _Steps((1.0,))
 
     def fold(self, events: Iterable[Event]) -> None:
         """Fold a stream of events into the tally (the report's inner loop: kept flat)."""
-        fill_types, account_types = _FILL_TYPES, _ACCOUNT_TYPES
+        fill_types, account_types, other_kinds = _FILL_TYPES, _ACCOUNT_TYPES, _OTHER_KINDS
         cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
-        count = 0
+        start, before = self.start, self._before
+        count = skipped = 0
         for event in events:
             count += 1
             kind = event.event_type
-            if kind == "cycle":
+            if start is not None and event.timestamp < start:
+                skipped += 1
+                before(kind, event)
+            elif kind == "cycle":
                 cycle(event.timestamp, event.fields)
             elif kind in fill_types:
                 fill(event.fields)
             elif kind in account_types:
                 account(event.timestamp, event.fields)
-            elif kind != "order":
+            elif kind in other_kinds:  # most other kinds (positions, orders) tell us nothing
                 other(kind, event)
-        self.events += count
+        self.events += count - skipped
+        self.before += skipped
+
+    def _before(self, kind: str, event: Event) -> None:
+        """An event before the window: keep only the state it leaves in force."""
+        moment, fields = event.timestamp, event.fields
+        if kind == "cycle":
+            if self.prior_cycle is None or moment > self.prior_cycle:
+                self.prior_cycle = moment
+        elif kind in _ACCOUNT_TYPES:
+            if self.opening is None or moment >= self.opening[0]:
+                self.opening = (
+                    moment,
+                    as_number(fields.get("equity")),
+                    as_number(fields.get("unrealized_pnl")),
+                    as_number(fields.get("funding_pnl")),
+                )
+        elif kind == "daily_loss":
+            ratio = _loss_ratio(fields)
+            if ratio is not None and (self.prior_loss is None or moment >= self.prior_loss[0]):
+                self.prior_loss = (moment, ratio)
+        elif kind in _BREAKER_TYPES:
+            state = _breaker_state(kind, fields)
+            if state is not None and (
+                self.prior_breaker is None or moment >= self.prior_breaker[0]
+            ):
+                self.prior_breaker = (moment, state)
+        elif kind == "health":
+            check, status = fields.get("check"), fields.get("status")
+            if isinstance(check, str) and status in _STATUS_RANK:
+                seen = self.prior_health.get(check)
+                if seen is None or moment >= seen[0]:
+                    self.prior_health[check] = (moment, _STATUS_RANK[status])
+        elif kind in _STALE_SPAN_TYPES:
+            self._stale_span(kind, fields)
+
+    def _stale_span(self, kind: str, fields: dict[str, Any]) -> None:
+        """A library staleness event: open (``stale_mark``) or end (``_cleared``) its span."""
+        symbol, last_mark = fields.get("symbol"), _instant(fields.get("last_mark"))
+        if not isinstance(symbol, str) or last_mark is None:
+            return  # the bot's own record_stale_mark: a point, not a span
+        key = (symbol, last_mark)
+        if kind == "stale_mark_cleared":
+            until = _instant(fields.get("until"))
+            if until is not None:
+                self.stale_spans[key] = until
+        else:
+            self.stale_spans.setdefault(key, None)
 
     def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
         fields = event.fields
@@ -241,23 +344,28 @@ class Tally:
             self.funding_payments += as_number(fields.get("amount")) or 0.0
         elif kind == "guard_triggered":
             self.guards[str(fields.get("guard") or "unknown")] += 1
-        elif kind == "circuit_breaker":
-            if fields.get("triggered") is True:
+        elif kind in _BREAKER_TYPES:
+            state = _breaker_state(kind, fields)
+            if state == 1.0:
                 self.trips.append((event.timestamp, text(fields.get("reason"))))
-        elif kind == "circuit_breaker_triggered":
-            self.trips.append((event.timestamp, text(fields.get("reason"))))
+            if state is not None:
+                self.breaker.observe(event.timestamp, state)
         elif kind == "daily_loss":
             loss = as_number(fields.get("loss"))
             limit = as_number(fields.get("limit"))
             if loss is not None and (self.daily_loss is None or loss > self.daily_loss[0]):
                 self.daily_loss = (loss, limit)
-            if loss is not None and limit is not None and limit > 0:
-                self.loss_ratio.observe(event.timestamp, loss / limit)
+            ratio = _loss_ratio(fields)
+            if ratio is not None:
+                self.loss_ratio.observe(event.timestamp, ratio)
+        elif kind == "stale_mark_cleared":
+            self._stale_span(kind, fields)
         elif kind in _STALE_TYPES:
             self.stale_marks += 1
             symbol = str(fields.get("symbol") or "unknown")
             self.stale_by_symbol[symbol] += 1
             self._incident("stale mark", symbol, event.timestamp)
+            self._stale_span(kind, fields)
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
             self._incident("ws reconnect", str(fields.get("stream") or "default"), event.timestamp)
@@ -283,12 +391,12 @@ class Tally:
     def _fill(self, fields: dict[str, Any]) -> None:
         realized = fields.get("realized_pnl")
         if realized.__class__ is not float or realized - realized != 0:
-            realized = as_number(realized)
+            realized = as_number(realized) if realized is not None else None
             if realized is None:
                 realized = as_number(fields.get("pnl")) or 0.0
         fee = fields.get("fee")
         if fee.__class__ is not float or fee - fee != 0:
-            fee = as_number(fee) or 0.0
+            fee = (as_number(fee) or 0.0) if fee is not None else 0.0
         symbol = fields.get("symbol")
         if symbol.__class__ is not str or not symbol:
             symbol = str(symbol or "unknown")
@@ -320,7 +428,7 @@ class Tally:
         if age.last is None or moment > age.last:
             age.observe(moment)
         equity = fields.get("equity")
-        if equity.__class__ is not float or equity - equity != 0:
+        if equity is not None and (equity.__class__ is not float or equity - equity != 0):
             equity = as_number(equity)
         if equity is not None:
             if self.equity_in_order and self.equity and moment < self.equity[-1][0]:
@@ -337,10 +445,11 @@ class Tally:
         unrealized = fields.get("unrealized_pnl")
         if unrealized is not None:
             unrealized = as_number(unrealized)
-        if unrealized is not None and (
-            self.last_unrealized is None or moment >= self.last_unrealized[0]
-        ):
-            self.last_unrealized = (moment, unrealized)
+        if unrealized is not None:
+            if self.last_unrealized is None or moment >= self.last_unrealized[0]:
+                self.last_unrealized = (moment, unrealized)
+            if self.first_unrealized is None or moment < self.first_unrealized[0]:
+                self.first_unrealized = (moment, unrealized)
 
     def _cycle(self, moment: datetime, fields: dict[str, Any]) -> None:
         self.cycles += 1
@@ -367,12 +476,45 @@ class Tally:
                 heapq.heapreplace(slowest, entry)
 
     def close(self, at: datetime) -> None:
-        """End every step function and age at ``at`` (the window's end, or now if earlier)."""
-        self.heartbeat.close(at)
-        self.account_age.close(at)
-        self.loss_ratio.close(at)
-        for steps in self.health.values():
-            steps.close(at)
+        """End every step function and age at ``at`` (the window's end, or now if earlier).
+
+        A state in force when the window starts (set by an event before it) counts from the
+        window's start: a check unhealthy since 23:59 is unhealthy from 00:00, a loop whose last
+        cycle ended at 23:59 has a heartbeat age running from that cycle.
+        """
+        start = self.start
+        self.heartbeat.close(at, self.prior_cycle, start)
+        self.account_age.close(at, None if self.opening is None else self.opening[0], start)
+        self.loss_ratio.close(at, _value(self.prior_loss), start)
+        self.breaker.close(at, _value(self.prior_breaker), start)
+        for check in self.prior_health:
+            if check not in self.health:
+                self.health[check] = _Steps((1.0, 2.0))
+        for check, steps in self.health.items():
+            steps.close(at, _value(self.prior_health.get(check)), start)
+
+    def stale_seconds(
+        self, levels: tuple[float, ...], at: datetime
+    ) -> dict[str, tuple[list[int], list[float]]]:
+        """Per symbol: (incidents, seconds) with the mark's age above each level, in the window.
+
+        A span runs from the symbol's last mark to the mark that ended it (or ``at``); its age
+        is above ``L`` from ``last mark + L``, clipped to ``[start, at)``.
+        """
+        out: dict[str, tuple[list[int], list[float]]] = {}
+        start = self.start
+        for (symbol, last_mark), until in sorted(self.stale_spans.items()):
+            end = at if until is None or until > at else until
+            counts, seconds = out.setdefault(symbol, ([0] * len(levels), [0.0] * len(levels)))
+            for i, level in enumerate(levels):
+                since = last_mark + timedelta(seconds=level)
+                if start is not None and since < start:
+                    since = start
+                above = (end - since).total_seconds()
+                if above > 0:
+                    counts[i] += 1
+                    seconds[i] += above
+        return out
 
     def merge(self, later: Tally) -> None:  # noqa: PLR0915 - one line per field
         """Fold in the tally of the stretch of events that follows this one.
@@ -445,14 +587,82 @@ class Tally:
         self.ws_reconnects += later.ws_reconnects
         self.rejections += later.rejections
         self.events += later.events
+        self._merge_carried(later)
         self.heartbeat.merge(later.heartbeat)
         self.account_age.merge(later.account_age)
         self.loss_ratio.merge(later.loss_ratio)
+        self.breaker.merge(later.breaker)
         for check, steps in later.health.items():
             if check in self.health:
                 self.health[check].merge(steps)
             else:
                 self.health[check] = steps
+
+    def _merge_carried(self, later: Tally) -> None:
+        """Merge the state before the window (the latest wins) and the staleness spans."""
+        self.before += later.before
+        if later.opening is not None and (
+            self.opening is None or later.opening[0] >= self.opening[0]
+        ):
+            self.opening = later.opening
+        if later.first_unrealized is not None and (
+            self.first_unrealized is None or later.first_unrealized[0] < self.first_unrealized[0]
+        ):
+            self.first_unrealized = later.first_unrealized
+        if later.prior_cycle is not None and (
+            self.prior_cycle is None or later.prior_cycle > self.prior_cycle
+        ):
+            self.prior_cycle = later.prior_cycle
+        self.prior_loss = _latest(self.prior_loss, later.prior_loss)
+        self.prior_breaker = _latest(self.prior_breaker, later.prior_breaker)
+        for check, seen in later.prior_health.items():
+            self.prior_health[check] = _latest(self.prior_health.get(check), seen) or seen
+        for key, until in later.stale_spans.items():
+            if until is not None or key not in self.stale_spans:
+                self.stale_spans[key] = until
+
+
+def _latest(
+    ours: tuple[datetime, float] | None, theirs: tuple[datetime, float] | None
+) -> tuple[datetime, float] | None:
+    if theirs is not None and (ours is None or theirs[0] >= ours[0]):
+        return theirs
+    return ours
+
+
+def _value(state: tuple[datetime, float] | None) -> float | None:
+    return None if state is None else state[1]
+
+
+def _loss_ratio(fields: dict[str, Any]) -> float | None:
+    loss, limit = as_number(fields.get("loss")), as_number(fields.get("limit"))
+    if loss is None or limit is None or limit <= 0:
+        return None
+    ratio = loss / limit
+    return ratio if math.isfinite(ratio) else None
+
+
+def _breaker_state(kind: str, fields: dict[str, Any]) -> float | None:
+    """1.0 for a trip, 0.0 for a reset, None when the event says neither."""
+    if kind == "circuit_breaker_triggered":
+        return 1.0
+    if kind == "circuit_breaker_cleared":
+        return 0.0
+    triggered = fields.get("triggered")
+    return None if not isinstance(triggered, bool) else float(triggered)
+
+
+def _instant(value: object) -> datetime | None:
+    """An RFC 3339 string as an aware UTC datetime (our library's own fields), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
 
 
 def text(value: object) -> str | None:
