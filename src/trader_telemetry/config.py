@@ -15,12 +15,27 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
-from .otlp_metrics import OTLP_PROTOCOLS
-from .readers import READERS
-from .redaction import DEFAULT_REDACT_KEYS
 
 __all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds"]
 
+
+# The choices of some fields live here, at the bottom of the import graph, so the configuration
+# imports no recording code; the modules that use them re-export them under their old names
+# (``readers.READERS``, ``otlp_metrics.OTLP_PROTOCOLS``, ``redaction.DEFAULT_REDACT_KEYS``).
+
+#: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
+READERS = ("native", "otel-prometheus")
+#: The OTLP transports: protobuf over HTTP (port 4318, ``/v1/metrics``) or gRPC (port 4317).
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+#: The key names redacted unless configured otherwise (``TelemetryConfig.redact_keys``).
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "passphrase",
+    "private_key",
+)
 
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .cardinality import OVERFLOW, LabelLimiter
+from .config import DEFAULT_REDACT_KEYS  # the default of TelemetryConfig.redact_keys
 from .selfmonitor import SelfMonitor
 
 __all__ = [
@@ -33,15 +34,6 @@ __all__ = [
     "install_log_redaction",
 ]
 
-#: The key names redacted unless configured otherwise (``TelemetryConfig.redact_keys``).
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "key",
-    "secret",
-    "token",
-    "password",
-    "passphrase",
-    "private_key",
-)
 #: What a redacted value becomes.
 REDACTED = "[REDACTED]"
 

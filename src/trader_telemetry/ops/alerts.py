@@ -31,7 +31,6 @@ __all__ = [
     "AlertDefinition",
     "Signal",
     "alert_definitions",
-    "alert_rule_tests",
     "alert_rules",
     "format_duration",
     "format_number",
@@ -450,18 +449,3 @@ def alert_rules(options: OpsOptions) -> dict[str, Any]:
             for group, rules in groups.items()
         ]
     }
-
-
-def alert_rule_tests(options: OpsOptions, rules_file: str = "alerts.yml") -> dict[str, Any]:
-    """The ``alerts_test.yml`` document for ``promtool test rules`` (see :mod:`.alert_tests`).
-
-    ``rules_file`` is the rules' path relative to the test file.
-
-    Example:
-        >>> alert_rule_tests(OpsOptions())["rule_files"]
-        ['alerts.yml']
-    """
-    # Imported here: the test generator reads this module's definitions (an import cycle).
-    from .alert_tests import rule_test_document  # noqa: PLC0415
-
-    return rule_test_document(alert_definitions(options), options, rules_file)

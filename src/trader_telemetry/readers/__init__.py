@@ -19,6 +19,7 @@ from typing import Protocol
 
 from opentelemetry.sdk.metrics.export import MetricReader
 
+from ..config import READERS  # the choices of TelemetryConfig.reader
 from ..instruments import ScrapeTimeMetrics
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .native import NativePrometheusReader
@@ -35,9 +36,6 @@ __all__ = [
     "create_reader",
     "wants_openmetrics",
 ]
-
-#: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
-READERS = ("native", "otel-prometheus")
 
 
 class PrometheusReader(Protocol):

@@ -1,0 +1,137 @@
+"""The layering of the package, read from the source with :mod:`ast`: the configuration sits at
+the bottom (it imports only the catalogue, the errors and the clock) and the import graph has no
+circle, counting imports inside functions as well as at module level."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Container, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "trader_telemetry"
+
+#: What ``config.py`` may import from the project: the contract stays at the bottom.
+CONFIG_MAY_IMPORT = {
+    "trader_telemetry.catalogue",
+    "trader_telemetry.clock",
+    "trader_telemetry.errors",
+}
+
+
+def module_name(path: Path, package: Path) -> str:
+    """``.../trader_telemetry/ops/alerts.py`` -> ``trader_telemetry.ops.alerts``."""
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported(
+    node: ast.Import | ast.ImportFrom, module: str, is_package: bool, modules: Container[str]
+) -> Iterator[str]:
+    """The project modules an import statement loads: ``import m`` loads ``m``; ``from m import
+    x`` loads ``m.x`` when ``x`` is a submodule, else ``m`` (``from . import sibling`` does not
+    count as importing the package itself, which Python has loaded already anyway)."""
+    if isinstance(node, ast.Import):
+        yield from (alias.name for alias in node.names)
+        return
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        target = ".".join([*base, *([node.module] if node.module else [])])
+    else:
+        target = node.module or ""
+    for alias in node.names:
+        submodule = f"{target}.{alias.name}"
+        yield submodule if submodule in modules else target
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """{module: project modules it imports anywhere in its body (functions included)}."""
+    paths = {module_name(p, package): p for p in sorted(package.rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = _imported(node, module, path.name == "__init__.py", paths)
+                targets.update(n for n in names if n in paths and n != module)
+        graph[module] = targets
+    return graph
+
+
+def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
+    """One circle of the graph as a path ``[a, b, ..., a]``, or None (depth-first search)."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for target in sorted(graph.get(node, ())):
+            if (cycle := visit(target, [*path, node])) is not None:
+                return cycle
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if (cycle := visit(start, [])) is not None:
+            return cycle
+    return None
+
+
+def test_config_imports_only_the_bottom_of_the_package() -> None:
+    graph = import_graph(PACKAGE)
+    project = graph["trader_telemetry.config"]
+    assert project <= CONFIG_MAY_IMPORT, sorted(project - CONFIG_MAY_IMPORT)
+
+
+def test_the_import_graph_has_no_circle() -> None:
+    graph = import_graph(PACKAGE)
+    assert len(graph) > 50  # the scan found the package
+    assert "trader_telemetry.ops.alerts" in graph["trader_telemetry.ops.alert_tests"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def _write(root: Path, files: Mapping[str, str]) -> Path:
+    package = root / "pkg"
+    for name, text in files.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return package
+
+
+def test_a_circle_hidden_in_a_function_is_found(tmp_path: Path) -> None:
+    package = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from .b import B\n",
+            "sub/__init__.py": "",
+            "sub/b.py": "def f():\n    from ..a import A\n",
+            "b.py": "def g():\n    from .sub import b\n",
+        },
+    )
+    graph = import_graph(package)
+    assert graph["pkg.sub.b"] == {"pkg.a"}
+    assert graph["pkg.b"] == {"pkg.sub.b"}
+    assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.sub.b", "pkg.a"]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import pkg.a\n", {"pkg.a"}),
+        ("from . import a\n", {"pkg.a"}),
+        ("from .a import thing\n", {"pkg.a"}),
+        ("import os\nfrom typing import Any\n", set()),
+    ],
+)
+def test_every_import_form_is_an_edge(tmp_path: Path, source: str, expected: set[str]) -> None:
+    package = _write(tmp_path, {"__init__.py": "", "a.py": "", "c.py": source})
+    assert import_graph(package)["pkg.c"] == expected
