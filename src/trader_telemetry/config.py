@@ -1,6 +1,6 @@
 """Configuration: :class:`TelemetryConfig` and :class:`Thresholds`, validated at construction.
 
-``Thresholds`` is the one source of the playbook's numbers (DESIGN §5): alert rules, dashboard
+``Thresholds`` is the one source of the playbook's numbers: alert rules, dashboard
 threshold lines, health checks and the report all read them from here.
 """
 
@@ -58,7 +58,7 @@ def _positive(owner: str, name: str, value: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """The playbook's warning and critical levels (DESIGN §5), in base units.
+    """The playbook's warning and critical levels, in base units (docs/configuration.md).
 
     Example:
         >>> t = Thresholds(expected_cycle_interval_seconds=2.0)

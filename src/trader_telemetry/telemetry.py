@@ -226,7 +226,7 @@ class Telemetry(RecordingCalls):
         return self.reader.render(accept)
 
     def snapshot(self) -> dict[str, Any]:
-        """The ``/metrics.json`` document (DESIGN §6) as a dict."""
+        """The ``/metrics.json`` document (docs/events.md) as a dict."""
         self._run_refresh_hooks()
         document = build_snapshot(self._state, self.config, self._monitor, self.clock)
         report = self._health.report()[0]

@@ -1,4 +1,4 @@
-"""The ``/metrics.json`` document (DESIGN §6), built from recorded state."""
+"""The ``/metrics.json`` document (docs/events.md), built from recorded state."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ tests (:mod:`.alert_tests`) are derived. So the tests follow the thresholds, and
 from other numbers fail them.
 
 Rules: the playbook's five (bot down, ``DailyLossGuardWarn``, market data stale, circuit breaker,
-websocket reconnect loop) and a warning and a critical rule per row of DESIGN §5. Every rule
-carries ``severity``, an ``alertgroup`` shared by a warning and its critical twin (Alertmanager
-mutes the warning while the critical fires), ``summary``, ``description`` with the value and a
-``runbook_url`` to its section of docs/runbooks.md.
+websocket reconnect loop) and a warning and a critical rule per row of the thresholds table
+(docs/configuration.md). Every rule carries ``severity``, an ``alertgroup`` shared by a warning
+and its critical twin (Alertmanager mutes the warning while the critical fires), ``summary``,
+``description`` with the value and a ``runbook_url`` to its section of docs/runbooks.md.
 """
 
 from __future__ import annotations
