@@ -1,10 +1,14 @@
 """The layering of the package, read from the source with :mod:`ast`: the configuration sits at
 the bottom (it imports only the catalogue, the errors and the clock) and the import graph has no
-circle, counting imports inside functions as well as at module level."""
+circle, counting imports inside functions as well as at module level. And the light import:
+``import trader_telemetry`` imports no library module, and the optional parts load only when
+used (checked in fresh interpreters)."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Container, Iterator, Mapping
 from pathlib import Path
 
@@ -135,3 +139,76 @@ def test_a_circle_hidden_in_a_function_is_found(tmp_path: Path) -> None:
 def test_every_import_form_is_an_edge(tmp_path: Path, source: str, expected: set[str]) -> None:
     package = _write(tmp_path, {"__init__.py": "", "a.py": "", "c.py": source})
     assert import_graph(package)["pkg.c"] == expected
+
+
+# --------------------------------------------------------------------------- the light import
+#: Loaded only when used: never by ``import trader_telemetry`` nor by the core it gives access to.
+OPTIONAL = (
+    "asyncio",  # health checks run on a loop of their own when asked for
+    "importlib.metadata",  # __version__
+    "opentelemetry.exporter",  # upstream Prometheus reader, OTLP exporters
+    "opentelemetry.sdk.trace",
+    "trader_telemetry.cli",  # the CLI and the health probe
+    "trader_telemetry.compat",  # the file exporter
+    "trader_telemetry.events",  # events.jsonl and metrics.json (with a data_dir)
+    "trader_telemetry.exposition",  # the endpoint (when serving)
+    "trader_telemetry.ops",
+    "trader_telemetry.otlp_metrics",
+    "trader_telemetry.readers.upstream",
+    "trader_telemetry.report",
+    "trader_telemetry.tail_sampling",
+    "trader_telemetry.tracing",
+    "wrapt",  # decorators: imported when a function is decorated
+)
+
+_PROBE = """
+import sys
+import trader_telemetry as tt
+after_import = sorted(sys.modules)
+{use}
+print(repr((after_import, sorted(sys.modules))))
+"""
+
+
+def _loaded(use: str) -> tuple[list[str], list[str]]:
+    """(modules after ``import trader_telemetry``, modules after ``use``) in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(use=use)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    after_import, after_use = ast.literal_eval(result.stdout.strip())
+    return after_import, after_use
+
+
+def _optional(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == o or m.startswith(f"{o}.") for o in OPTIONAL)]
+
+
+def test_import_trader_telemetry_imports_no_library_module() -> None:
+    after_import, _ = _loaded("")
+    assert [m for m in after_import if m.startswith("trader_telemetry")] == ["trader_telemetry"]
+    assert "opentelemetry.sdk.metrics" not in after_import
+
+
+def test_the_core_loads_no_optional_part() -> None:
+    _, after_use = _loaded("tt.Telemetry, tt.configure, tt.cycle_timer, tt.HealthStatus")
+    assert "trader_telemetry.telemetry" in after_use
+    assert _optional(after_use) == []
+
+
+def test_an_optional_part_loads_when_used() -> None:
+    """The check above can fail: tracing, decorators and a data_dir bring their modules."""
+    use = (
+        "import tempfile\n"
+        "t = tt.Telemetry(serve=False, tracing=True, data_dir=tempfile.mkdtemp())\n"
+        "tt.timed_cycle(lambda: None)\n"
+        "t.shutdown()"
+    )
+    _, after_use = _loaded(use)
+    loaded = _optional(after_use)
+    for module in ("trader_telemetry.tracing", "opentelemetry.sdk.trace", "wrapt"):
+        assert module in loaded
+    assert "trader_telemetry.events" in loaded

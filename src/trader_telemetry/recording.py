@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import Histogram
 
 from .cardinality import LabelLimiter
 from .clock import Clock
 from .config import TelemetryConfig
-from .events import EventLog
 from .fetchers import decorate_fetcher, extract_account
 from .redaction import RedactingLabelLimiter, Redactor
 from .selfmonitor import SelfMonitor
 from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
+
+if TYPE_CHECKING:
+    from .events import EventLog  # only with a data_dir: not part of the light import
 
 __all__ = ["RecordingCalls"]
 

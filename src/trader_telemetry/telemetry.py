@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
@@ -21,10 +21,6 @@ from .catalogue import Component
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
-from .events import EventLog, MetricsFile
-from .exposition.server import MetricsServer
-from .exposition.snapshot import build_snapshot
-from .exposition.webconfig import WebConfig, load_web_config
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
@@ -36,9 +32,15 @@ from .recording import RecordingCalls
 from .redaction import Redactor, install_log_redaction
 from .selfmonitor import SelfMonitor
 from .state import RecordedState
-from .tracing import CycleTracing, TracingConfig
 from .validation import ValueChecker
-from .version import __version__
+from .version import package_version
+
+if TYPE_CHECKING:
+    # Imported where used: files, endpoint and tracing are not part of the light import.
+    from .events import EventLog, MetricsFile
+    from .exposition.server import MetricsServer
+    from .exposition.webconfig import WebConfig
+    from .tracing import CycleTracing, TracingConfig
 
 __all__ = ["Telemetry"]
 
@@ -85,6 +87,8 @@ class Telemetry(RecordingCalls):
         # Security first: a bad web config fails here, before any thread starts.
         web_config: WebConfig | None = None
         if cfg.serve and cfg.web_config is not None:
+            from .exposition.webconfig import load_web_config  # noqa: PLC0415
+
             web_config = load_web_config(cfg.web_config)
         #: Scrubs secrets from label values, event fields and the library's logs.
         self._redactor = Redactor(cfg.redact_keys)
@@ -131,6 +135,8 @@ class Telemetry(RecordingCalls):
         self._events: EventLog | None = None
         self._metrics_file: MetricsFile | None = None
         if cfg.data_dir is not None:
+            from .events import EventLog, MetricsFile  # noqa: PLC0415
+
             state = self._state
             self._events = EventLog(
                 cfg.data_dir,
@@ -164,6 +170,8 @@ class Telemetry(RecordingCalls):
         self._server: MetricsServer | None = None
         if cfg.serve:
             try:
+                from .exposition.server import MetricsServer  # noqa: PLC0415
+
                 self._server = MetricsServer(
                     self,
                     cfg.host,
@@ -195,6 +203,9 @@ class Telemetry(RecordingCalls):
             if slow_cycle_seconds is not None:
                 raise ConfigurationError("slow_cycle_seconds needs tracing=True")
             return None
+        # Imported here: tracing (and the OTel trace SDK) is optional, not in the light import.
+        from .tracing import CycleTracing, TracingConfig  # noqa: PLC0415
+
         config = tracing if isinstance(tracing, TracingConfig) else TracingConfig()
         if slow_cycle_seconds is not None:
             config = replace(config, slow_cycle_seconds=slow_cycle_seconds)
@@ -228,6 +239,8 @@ class Telemetry(RecordingCalls):
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics.json`` document (docs/events.md) as a dict."""
         self._run_refresh_hooks()
+        from .exposition.snapshot import build_snapshot  # noqa: PLC0415 - cached after once
+
         document = build_snapshot(self._state, self.config, self._monitor, self.clock)
         report = self._health.report()[0]
         document["health"] = {
@@ -442,7 +455,7 @@ class Telemetry(RecordingCalls):
         """Add the observable catalogue rows of ``component`` (e.g. the file exporter's
         ``exporter_*``), read at each collection from ``producers``: row name -> function
         returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core."""
-        meter = self.meter_provider.get_meter(METER_NAME, __version__)
+        meter = self.meter_provider.get_meter(METER_NAME, package_version())
         namespace, monitor = self.config.namespace, self._monitor
         register_observables(
             meter, component, namespace=namespace, monitor=monitor, producers=producers

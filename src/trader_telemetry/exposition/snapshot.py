@@ -9,7 +9,7 @@ from ..clock import Clock, rfc3339
 from ..config import TelemetryConfig
 from ..selfmonitor import SelfMonitor
 from ..state import RecordedState
-from ..version import __version__
+from ..version import package_version
 
 __all__ = ["build_snapshot"]
 
@@ -44,7 +44,7 @@ def build_snapshot(
         "timestamp": rfc3339(clock.time()),
         "namespace": config.namespace,
         "profile": config.profile,
-        "version": __version__,
+        "version": package_version(),
         "account_snapshot": {
             "equity": account.equity,
             "total_pnl": account.total,
