@@ -341,12 +341,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="few, short repeats: a smoke run, not a measurement"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        metavar="N",
+        help="repeats per row (default 7): more on a busy machine, where the best of few is noisy",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        settings = Settings(
+            repeats=max(1, args.repeats), seconds_per_repeat=settings.seconds_per_repeat
+        )
     info = versions("opentelemetry-sdk", "prometheus_client")
     for name, value in info.items():
         print(f"{name}: {value}")
