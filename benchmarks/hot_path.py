@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 import timeit
@@ -297,11 +298,21 @@ def format_verdicts(results: Sequence[Result]) -> list[str]:
         target = result.case.target
         if ratio is None or target is None:
             continue
+        paired = paired_ratio(result, by_name)
         lines.append(
             f"{verdict(ratio, target)}: {result.case.name} is {ratio:.2f}x "
-            f"{result.case.baseline} (target <= {target:.1f}x)"
+            f"{result.case.baseline} (target <= {target:.1f}x; median of the per-round "
+            f"ratios {paired:.2f}x)"
         )
     return lines
+
+
+def paired_ratio(result: Result, by_name: dict[str, Result]) -> float:
+    """The median over repeats of (this row / its baseline) within the same round: the rows of
+    one round run back to back, so on a busy machine this moves less than best / best."""
+    assert result.case.baseline is not None
+    baseline = by_name[result.case.baseline].per_op_ns
+    return statistics.median(ns / base for ns, base in zip(result.per_op_ns, baseline, strict=True))
 
 
 def as_json(results: Sequence[Result], settings: Settings, info: dict[str, str]) -> object:

@@ -137,6 +137,10 @@ class Telemetry(RecordingCalls):
         if cfg.data_dir is not None:
             from .events import EventLog, MetricsFile  # noqa: PLC0415
 
+            # The writer thread calls snapshot(): its import happens here, on the caller's
+            # thread, never first on a background one.
+            from .exposition import snapshot as _  # noqa: F401, PLC0415
+
             state = self._state
             self._events = EventLog(
                 cfg.data_dir,
