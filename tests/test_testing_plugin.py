@@ -201,22 +201,6 @@ def test_the_plugin_imports_the_library_only_when_a_fixture_is_used(
     result.assert_outcomes(passed=2)
 
 
-def test_registering_the_testing_module_still_brings_the_fixtures(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``trader_telemetry.testing`` was the entry point before: naming it as a plugin (an old
-    install's entry point, or ``pytest_plugins`` in a conftest) still gives the fixtures."""
-    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
-    pytester.makepyfile(
-        test_old="def test_fixture(telemetry):\n    assert telemetry.cycles() == 0\n"
-    )
-    result = pytester.runpytest_subprocess(
-        *ISOLATED, "-p", "no:trader_telemetry", "-p", "trader_telemetry.testing", timeout=120
-    )
-    result.assert_outcomes(passed=1)
-
-
 # ---------------------------------------------------------------------- the helpers in-process
 
 

@@ -41,11 +41,6 @@ from .telemetry import Telemetry
 
 __all__ = ["Samples", "TelemetryProbe", "capture", "samples", "value"]
 
-# The fixtures live in trader_telemetry.pytest_plugin (the pytest11 entry point). Named here as a
-# string (no import), so registering this module as a plugin, as the entry point did before,
-# still brings them.
-pytest_plugins = ["trader_telemetry.pytest_plugin"]
-
 #: Every exposed sample: (sample name, labels) -> value.
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
