@@ -193,6 +193,23 @@ def test_import_trader_telemetry_imports_no_library_module() -> None:
     assert "opentelemetry.sdk.metrics" not in after_import
 
 
+def test_public_names_and_their_modules_load_on_first_use() -> None:
+    _, after_use = _loaded(
+        "assert tt.health.HealthStatus is tt.HealthStatus\n"
+        "assert tt.config.TelemetryConfig is tt.TelemetryConfig\n"
+        "from trader_telemetry import Telemetry, __version__\n"
+        "assert Telemetry is tt.Telemetry and __version__ == tt.__version__\n"
+        "assert set(tt.__all__) <= set(dir(tt))\n"
+        "try:\n"
+        "    tt.no_such_name\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('tt.no_such_name')"
+    )
+    assert "trader_telemetry.health" in after_use
+
+
 def test_the_core_loads_no_optional_part() -> None:
     _, after_use = _loaded("tt.Telemetry, tt.configure, tt.cycle_timer, tt.HealthStatus")
     assert "trader_telemetry.telemetry" in after_use

@@ -140,6 +140,10 @@ def __getattr__(name: str) -> object:
         value: object = package_version()
     elif (home := _HOMES.get(name)) is not None:
         value = getattr(importlib.import_module(f".{home}", __name__), name)
+    elif name in _HOMES.values():
+        # ``tt.health``, ``tt.config`` ...: modules this package used to import eagerly, still
+        # reachable as attributes.
+        value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
