@@ -11,6 +11,9 @@ Each row starts fresh interpreters (``python -c STATEMENT``, same flags, same en
 takes the median CPU time (user + system of the child, from ``wait4``) and the median wall time;
 the rows are interleaved, so a change of the machine's load hits each alike. The interpreter's
 own start (``pass``) is subtracted from every row, so the figures are the import itself. The
+package's bytecode is written first (``compileall``), as ``pip install`` does for the
+dependencies: otherwise an editable install under ``PYTHONDONTWRITEBYTECODE`` compiles our
+modules from source in every run and the comparison is unfair to us. The
 verdict compares ``import trader_telemetry`` with importing ``opentelemetry.sdk.metrics`` and
 ``prometheus_client`` (target **<= 1.15x**) on CPU time, which other processes on a busy
 machine disturb far less than the wall time. ``import trader_telemetry`` itself loads no module
@@ -25,6 +28,8 @@ This is a measurement, not a gate: the verdict prints PASS or MISS and the exit 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
 import os
 import statistics
@@ -74,6 +79,18 @@ def run_once(statement: str) -> tuple[float, float]:
     if child.returncode != 0:
         raise subprocess.CalledProcessError(child.returncode, statement)
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def compile_package() -> Path:
+    """Write the package's bytecode, as ``pip install`` does: an editable install (or
+    ``PYTHONDONTWRITEBYTECODE=1``) would otherwise compile every module of ours from source in
+    every run, while the dependencies load their installed ``.pyc`` files."""
+    spec = importlib.util.find_spec("trader_telemetry")
+    assert spec is not None
+    assert spec.submodule_search_locations is not None
+    package = Path(next(iter(spec.submodule_search_locations)))
+    compileall.compile_dir(package, quiet=1)
+    return package
 
 
 def measure(runs: int) -> dict[str, dict[str, list[float]]]:
@@ -137,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     info = versions()
     print(" ".join(f"{k}={v}" for k, v in info.items()))
+    print(f"bytecode written for {compile_package()} (as an install does)")
     samples = measure(runs)
     figures = {clock: medians_ms(samples[clock]) for clock in CLOCKS}
     print(f"\nmedian of {runs} fresh interpreters per row, interpreter start subtracted\n")
