@@ -8,10 +8,10 @@ here, next to the cycle bookkeeping they share.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
@@ -154,7 +154,7 @@ class Telemetry(RecordingCalls):
                 transform=self._redactor.fields if self._redactor.enabled else None,
             )
             self._metrics_file = MetricsFile(
-                Path(cfg.data_dir) / "metrics.json",
+                os.path.join(cfg.data_dir, "metrics.json"),
                 self.snapshot,
                 interval=cfg.metrics_file_interval_seconds,
                 on_error=self._monitor.count_error,
