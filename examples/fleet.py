@@ -1,8 +1,8 @@
 """A fleet of three bots, found by Prometheus through a rendered ``file_sd`` scrape config.
 
-One endpoint per bot (DESIGN §9): each bot serves its own ``/metrics``, and Prometheus finds
-them through a targets file it watches, so adding a bot is a file edit, not a reload. This
-script plays the part of the deployment tooling:
+One endpoint per bot (docs/ops.md, "Fleets"): each bot serves its own ``/metrics``, and
+Prometheus finds them through a targets file it watches, so adding a bot is a file edit, not a
+reload. This script plays the part of the deployment tooling:
 
 1. starts three bots (``examples/sync_bot.py``), each on a free port of 127.0.0.1;
 2. renders the monitoring bundle for the fleet with the command an operator runs::

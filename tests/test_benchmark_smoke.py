@@ -28,6 +28,9 @@ def test_hot_path_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
         == "perf_counter pair + raw OTel Histogram.record"
     )
     assert rows["record_mark (with price)"]["target"] == 3.0
+    module_level = rows["tt.cycle_timer() enter+exit (module-level, as the README)"]
+    assert module_level["baseline"] == "perf_counter pair + raw OTel Histogram.record"
+    assert module_level["target"] == 1.3
     assert all(row["ns_per_op"] > 0 for row in rows.values())
 
 
@@ -87,3 +90,21 @@ def test_report_benchmark_runs_both_shapes(tmp_path: Path) -> None:
     # GPT-Trader's lines average about 165 bytes, as the day does.
     assert 150 <= figures["gpt-trader"]["bytes"] / figures["events"] <= 180
     assert figures["rss_mib"] > 0
+
+
+def test_import_time_benchmark_runs_and_compares_with_the_dependencies(tmp_path: Path) -> None:
+    out = tmp_path / "import_time.json"
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "import_time.py", "--quick", "--json", out],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| import trader_telemetry |" in result.stdout
+    figures = json.loads(out.read_text())
+    rows = {row["row"]: row for row in figures["rows"]}
+    assert "import opentelemetry.sdk.metrics, prometheus_client" in rows
+    assert all(len(row["cpu_seconds"]) == figures["runs"] for row in rows.values())
+    assert figures["loads_dependencies"] is True

@@ -1,4 +1,4 @@
-"""The catalogue is the contract: names, kinds, labels, units and buckets of DESIGN §4."""
+"""The catalogue is the contract: names, kinds, labels, units and buckets of docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE, Component, MetricKind, metric
 
-# DESIGN §4, written out by hand: a rename in the catalogue must fail here.
-DESIGN_METRICS = {
+# The catalogue's contract, written out by hand: a rename in the catalogue must fail here.
+CONTRACT_METRICS = {
     "equity": ("gauge", ()),
     "total_pnl_usd": ("gauge", ()),
     "realized_pnl_usd": ("gauge", ()),
@@ -47,8 +47,8 @@ DESIGN_METRICS = {
 
 
 def test_catalogue_is_exactly_design_section_4() -> None:
-    assert {spec.name: (spec.kind.value, spec.labels) for spec in CATALOGUE} == DESIGN_METRICS
-    assert len(CATALOGUE) == len(DESIGN_METRICS)  # no duplicates
+    assert {spec.name: (spec.kind.value, spec.labels) for spec in CATALOGUE} == CONTRACT_METRICS
+    assert len(CATALOGUE) == len(CONTRACT_METRICS)  # no duplicates
 
 
 def test_every_metric_has_help_text() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import value
+from trader_telemetry.default import swap_default
 
 
 class BotError(Exception):
@@ -314,3 +315,29 @@ def test_in_progress_reports_the_oldest_running_cycle(
             clock.advance(2)
             assert value(telemetry, "cycle_in_progress_seconds") == 7
         assert value(telemetry, "cycle_in_progress_seconds") == 7
+
+
+def test_module_level_cycle_timer_follows_the_default_instance() -> None:
+    """tt.cycle_timer() keeps the default's timer beside it: configure, swap and shutdown move
+    both together, so the README's call always records into the current default."""
+    assert tt.get_telemetry() is None
+    with tt.cycle_timer() as cycle:  # before configure(): an outcome, recorded nowhere
+        pass
+    assert cycle.outcome == "ok"
+    first = tt.configure(serve=False)
+    try:
+        assert tt.cycle_timer() is first.cycle_timer()
+        mine = tt.Telemetry(serve=False)
+        assert swap_default(mine) is first
+        with tt.cycle_timer():
+            pass
+        assert value(mine, "cycles_total", outcome="ok") == 1
+        assert value(first, "cycles_total", outcome="ok") in (None, 0)
+        assert swap_default(first) is mine
+        mine.shutdown()
+        with tt.cycle_timer():
+            pass
+        assert value(first, "cycles_total", outcome="ok") == 1
+    finally:
+        tt.shutdown()
+    assert tt.cycle_timer() is not first.cycle_timer()

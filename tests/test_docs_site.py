@@ -1,11 +1,6 @@
 """The documentation site: ``mkdocs build --strict`` passes, the reference pages name everything
-they must (public names, settings, environment variables), every page is in the nav, and the
-code blocks of the README and the guide pages are type-checked.
-
-Type-checking the docs: each ```python block of :data:`SNIPPET_PAGES` is copied verbatim into a
-module in tests/typing/ (``snippet_<page>_<n>.py``), which ``mypy --strict tests/typing`` checks
-in CI. A test here fails when a copy differs from its page; regenerate them with
-``python -m tests.test_docs_site``.
+they must (public names, settings, environment variables), and every page is in the nav. (The
+Python blocks of the pages are run or type-checked by tests/test_docs_run.py.)
 """
 
 from __future__ import annotations
@@ -30,53 +25,6 @@ from trader_telemetry.config import ServerLimits
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TYPING = ROOT / "tests" / "typing"
-
-#: Pages whose ```python blocks are complete programs, type-checked under mypy --strict.
-SNIPPET_PAGES = (
-    "README.md",
-    "docs/index.md",
-    "docs/quickstart.md",
-    "docs/migration.md",
-    "docs/testing.md",
-)
-
-_SNIPPET_HEADER = """\
-# Generated from {page} (```python block {number}) by tests/test_docs_site.py: do not edit;
-# regenerate with `python -m tests.test_docs_site`. Only type-checked (mypy --strict), never run.
-# Doc snippets may leave a parameter unannotated for brevity; the body is still checked.
-# mypy: disable-error-code="no-untyped-def"
-"""
-
-
-def snippet_name(page: str, number: int) -> str:
-    """``README.md`` block 1 -> ``snippet_readme_1.py``."""
-    stem = Path(page).stem.lower().replace("-", "_")
-    return f"snippet_{stem}_{number}.py"
-
-
-def snippet_files() -> dict[str, str]:
-    """{file name in tests/typing: text} for every python block of :data:`SNIPPET_PAGES`."""
-    files: dict[str, str] = {}
-    for page in SNIPPET_PAGES:
-        blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / page).read_text(), re.S | re.M)
-        for number, block in enumerate(blocks, 1):
-            header = _SNIPPET_HEADER.format(page=page, number=number)
-            files[snippet_name(page, number)] = header + block
-    return files
-
-
-def write_snippets() -> list[Path]:
-    """Write the snippet modules and remove stale ones; returns the paths written."""
-    expected = snippet_files()
-    for stale in TYPING.glob("snippet_*.py"):
-        if stale.name not in expected:
-            stale.unlink()
-    written = []
-    for name, text in expected.items():
-        path = TYPING / name
-        path.write_text(text)
-        written.append(path)
-    return written
 
 
 # --------------------------------------------------------------------------- the build
@@ -110,6 +58,10 @@ def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
     assert "record_account" in api
     assert "TelemetryProbe" in api
     assert '<span class="doc-section-title">Examples:</span>' in api
+    # Sphinx roles in the docstrings render as links or code, never verbatim.
+    for role in (":class:", ":func:", ":meth:", ":mod:", ":attr:"):
+        assert role not in api, role
+    assert 'href="#trader_telemetry.TelemetryConfig"' in api
     # The catalogue page carries the generated table; links out of docs/ point at the repo.
     assert "cycle_duration_seconds" in (site / "metrics" / "index.html").read_text()
     report = (site / "report" / "index.html").read_text()
@@ -201,21 +153,6 @@ def test_environment_recording_sees_a_new_variable() -> None:
     assert environ.asked == ["TRADER_TELEMETRY_SOMETHING_NEW"]
 
 
-# --------------------------------------------------------------------------- typed snippets
-def test_doc_snippets_in_tests_typing_match_the_pages() -> None:
-    expected = snippet_files()
-    assert expected, "no python blocks found"
-    assert "snippet_readme_1.py" in expected  # the README's integration example
-    committed = {p.name: p.read_text() for p in TYPING.glob("snippet_*.py")}
-    stale = sorted(set(committed) - set(expected))
-    missing = sorted(set(expected) - set(committed))
-    changed = sorted(n for n in set(expected) & set(committed) if committed[n] != expected[n])
-    hint = "tests/typing is out of date; run `python -m tests.test_docs_site`"
-    assert not stale, f"{hint} (stale: {stale})"
-    assert not missing, f"{hint} (missing: {missing})"
-    assert not changed, f"{hint} (changed: {changed})"
-
-
 def test_every_example_is_type_checked() -> None:
     usage = (TYPING / "examples_usage.py").read_text()
     imported = re.search(r"^from examples import (.+)$", usage, re.M)
@@ -255,6 +192,23 @@ def test_links_out_of_docs_point_at_the_repository(caplog: pytest.LogCaptureFixt
     ]
 
 
+def test_griffe_extension_turns_sphinx_roles_into_links_or_code() -> None:
+    if importlib.util.find_spec("griffe") is None:
+        pytest.skip("griffe comes with the docs extra")
+    extension = _load(DOCS / "hooks" / "griffe_roles.py")
+    assert doctest.testmod(extension).failed == 0
+    documented = extension.documented_names()
+    assert "trader_telemetry.Telemetry" in documented
+    assert "trader_telemetry.testing.TelemetryProbe" in documented
+    text = extension.replace_roles(
+        "A :class:`~trader_telemetry.testing.TelemetryProbe` or :class:`Telemetry`.", documented
+    )
+    assert text == (
+        "A [TelemetryProbe][trader_telemetry.testing.TelemetryProbe] or "
+        "[Telemetry][trader_telemetry.Telemetry]."
+    )
+
+
 def test_griffe_extension_reads_example_sections_as_examples() -> None:
     if importlib.util.find_spec("griffe") is None:
         pytest.skip("griffe comes with the docs extra")
@@ -262,8 +216,3 @@ def test_griffe_extension_reads_example_sections_as_examples() -> None:
     assert doctest.testmod(extension).failed == 0
     text = "Summary.\n\nExample:\n    >>> 1 + 1\n    2\n\nNot an Example: here."
     assert extension.plural_examples(text) == text.replace("\nExample:\n", "\nExamples:\n")
-
-
-if __name__ == "__main__":
-    for written in write_snippets():
-        print(written.relative_to(ROOT))

@@ -1,4 +1,4 @@
-"""The pytest plugin (``trader_telemetry.testing``) in a separate test project.
+"""The pytest plugin (``trader_telemetry.pytest_plugin``) in a separate test project.
 
 Each run is a fresh ``python -m pytest`` in a temporary directory that holds only the project's
 own test files: no conftest of ours, nothing on ``sys.path`` but the installed package, so the
@@ -168,11 +168,37 @@ def test_the_fixtures_are_listed_with_their_docs(project: pytest.Pytester) -> No
     result = project.runpytest_subprocess(*ISOLATED, "--fixtures", timeout=120)
     result.stdout.fnmatch_lines(
         [
-            "*fixtures defined from trader_telemetry.testing*",
+            "*fixtures defined from trader_telemetry.pytest_plugin*",
             "telemetry -- *",
             "*isolated*TelemetryProbe*default instance*",
         ]
     )
+
+
+LIGHT_TESTS = """
+import sys
+
+
+def test_the_plugin_alone_imports_no_library_module():
+    loaded = sorted(m for m in sys.modules if m.startswith("trader_telemetry"))
+    assert loaded == ["trader_telemetry", "trader_telemetry.pytest_plugin"], loaded
+    assert "opentelemetry.sdk.metrics" not in sys.modules
+
+
+def test_a_fixture_brings_the_library(telemetry):
+    assert "trader_telemetry.telemetry" in sys.modules
+    assert telemetry.value("cycles_total", outcome="ok") == 0.0
+"""
+
+
+def test_the_plugin_imports_the_library_only_when_a_fixture_is_used(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    pytester.makepyfile(test_light=LIGHT_TESTS)
+    result = pytester.runpytest_subprocess(*ISOLATED, "-p", "no:pytester", "-v", timeout=120)
+    result.assert_outcomes(passed=2)
 
 
 # ---------------------------------------------------------------------- the helpers in-process

@@ -1,4 +1,4 @@
-"""The metric catalogue: every metric of DESIGN §4, defined once.
+"""The metric catalogue: every metric, defined once (docs/metrics.md).
 
 The OTel instruments, the golden test and (in later features) the docs page, dashboard and alert
 rules are all derived from :data:`CATALOGUE`. Names here are exposition names without the
@@ -44,7 +44,7 @@ class Component(StrEnum):
     EXPORTER = "exporter"
 
 
-# Seconds. 3 and 6 are the playbook's warning and critical cycle durations (DESIGN §5): a bucket
+# Seconds. 3 and 6 are the playbook's warning and critical cycle durations (``Thresholds``): a bucket
 # edge exactly at each threshold lets alert rules count "slower than 3 s" without interpolation.
 CYCLE_BUCKETS: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 30.0, 60.0,

@@ -1,6 +1,6 @@
 """Configuration: :class:`TelemetryConfig` and :class:`Thresholds`, validated at construction.
 
-``Thresholds`` is the one source of the playbook's numbers (DESIGN §5): alert rules, dashboard
+``Thresholds`` is the one source of the playbook's numbers: alert rules, dashboard
 threshold lines, health checks and the report all read them from here.
 """
 
@@ -16,13 +16,30 @@ from typing import Any
 from .catalogue import CATALOGUE
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
-from .otlp_metrics import OTLP_PROTOCOLS
-from .readers import READERS
-from .redaction import DEFAULT_REDACT_KEYS
 from .thresholds_file import read_thresholds_file
 
 __all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds", "load_thresholds"]
 
+
+# The choices of some fields live here, at the bottom of the import graph, so the configuration
+# imports no recording code; the modules that use them re-export them under their old names
+# (``readers.READERS``, ``otlp_metrics.OTLP_PROTOCOLS``, ``redaction.DEFAULT_REDACT_KEYS``).
+
+#: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
+READERS = ("native", "otel-prometheus")
+#: The OTLP transports: protobuf over HTTP (port 4318, ``/v1/metrics``) or gRPC (port 4317).
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+#: The key names redacted unless configured otherwise (``TelemetryConfig.redact_keys``).
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "passphrase",
+    "private_key",
+    "authorization",
+    "cookie",
+)
 
 # Whole-string patterns (used with fullmatch: ``$`` would let a trailing newline through).
 # A namespace starts with a letter: OTel refuses instrument names that start otherwise.
@@ -77,7 +94,7 @@ def _positive(owner: str, name: str, value: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """The playbook's warning and critical levels (DESIGN §5), in base units.
+    """The playbook's warning and critical levels, in base units (docs/configuration.md).
 
     Example:
         >>> t = Thresholds(expected_cycle_interval_seconds=2.0)

@@ -14,7 +14,6 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
-import wrapt
 from opentelemetry.metrics import Histogram
 
 from .state import RecordedState
@@ -305,6 +304,8 @@ def current_cycle() -> Cycle | None:
 def decorate_cycle(func: F, timer_factory: Callable[[], CycleTimer]) -> F:
     """Wrap ``func`` (sync or async) so each call runs inside ``timer_factory()``; the signature
     is kept (wrapt)."""
+    import wrapt  # noqa: PLC0415 - imported when a function is decorated: a light import
+
     if inspect.iscoroutinefunction(func):
 
         @wrapt.decorator

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 
@@ -17,7 +17,9 @@ from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .state import RecordedState
 from .telemetry import Telemetry
-from .tracing import TracingConfig
+
+if TYPE_CHECKING:
+    from .tracing import TracingConfig
 
 __all__ = [
     "configure",
@@ -64,6 +66,17 @@ class _NullRecorder:
 _NULL = _NullRecorder()
 # Times nothing: no histogram, so every cycle takes the recorder's (no-op) path.
 _NULL_TIMER = CycleTimer(_NULL, RecordedState(started_monotonic=0.0), time.perf_counter, None)
+# The default instance's timer (a Telemetry keeps one for its life), kept beside _default so
+# the README's ``with tt.cycle_timer():`` costs one global read more than the instance's call.
+_default_timer: CycleTimer = _NULL_TIMER
+
+
+def _set_default(telemetry: Telemetry | None) -> Telemetry | None:
+    """Install ``telemetry`` (None: none) as the default; returns the previous one. Hold _lock."""
+    global _default, _default_timer  # noqa: PLW0603 - the default instance is the point here
+    previous, _default = _default, telemetry
+    _default_timer = _NULL_TIMER if telemetry is None else telemetry.cycle_timer()
+    return previous
 
 
 def configure(
@@ -88,12 +101,11 @@ def configure(
         True
         >>> tt.shutdown()
     """
-    global _default  # noqa: PLW0603 - the default instance is the point of this module
     cfg = config if config is not None else TelemetryConfig.from_env()
     if overrides:
         cfg = cfg.with_changes(**overrides)
     with _lock:
-        previous, _default = _default, None
+        previous = _set_default(None)
     if previous is not None:
         previous.shutdown()
     telemetry = Telemetry(
@@ -103,7 +115,7 @@ def configure(
         slow_cycle_seconds=slow_cycle_seconds,
     )
     with _lock:
-        _default = telemetry
+        _set_default(telemetry)
     return telemetry
 
 
@@ -114,9 +126,8 @@ def get_telemetry() -> Telemetry | None:
 
 def shutdown(timeout: float = 5.0) -> None:
     """Shut the default instance down (idempotent, bounded by ``timeout``)."""
-    global _default
     with _lock:
-        telemetry, _default = _default, None
+        telemetry = _set_default(None)
     if telemetry is not None:
         telemetry.shutdown(timeout)
 
@@ -138,10 +149,8 @@ def swap_default(telemetry: Telemetry | None) -> Telemetry | None:
         True
         >>> mine.shutdown()
     """
-    global _default
     with _lock:
-        previous, _default = _default, telemetry
-    return previous
+        return _set_default(telemetry)
 
 
 def cycle_timer() -> CycleTimer:
@@ -152,8 +161,7 @@ def cycle_timer() -> CycleTimer:
         >>> with tt.cycle_timer() as cycle:
         ...     pass
     """
-    telemetry = _default
-    return _NULL_TIMER if telemetry is None else telemetry.cycle_timer()
+    return _default_timer
 
 
 def timed_cycle(func: F) -> F:

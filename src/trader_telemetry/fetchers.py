@@ -10,8 +10,6 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-import wrapt
-
 from .selfmonitor import SelfMonitor
 
 __all__ = ["ACCOUNT_FIELDS", "decorate_fetcher", "extract_account"]
@@ -43,6 +41,8 @@ def decorate_fetcher(func: F, record: Callable[[Any], None], monitor: SelfMonito
         except Exception as exc:  # noqa: BLE001 - the fetcher's result reaches the bot regardless
             monitor.fault(f"fetcher_{getattr(func, '__name__', 'anonymous')}", exc)
         return result
+
+    import wrapt  # noqa: PLC0415 - imported when a function is decorated: a light import
 
     if inspect.iscoroutinefunction(func):
 

@@ -25,6 +25,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 
+from .config import OTLP_PROTOCOLS  # the choices of TelemetryConfig.otlp_metrics_protocol
 from .errors import ConfigurationError
 from .readers.cardinality import cardinality_limits
 
@@ -37,8 +38,6 @@ __all__ = [
     "resolve_push_settings",
 ]
 
-#: The OTLP transports: protobuf over HTTP (port 4318, ``/v1/metrics``) or gRPC (port 4317).
-OTLP_PROTOCOLS = ("http/protobuf", "grpc")
 #: OTel's default export interval (``OTEL_METRIC_EXPORT_INTERVAL`` unset).
 DEFAULT_INTERVAL_SECONDS = 60.0
 #: The ``reason`` label of ``{ns}_telemetry_errors_total`` for a failed push.

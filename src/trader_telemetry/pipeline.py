@@ -13,12 +13,11 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from .config import TelemetryConfig
 from .errors import ConfigurationError
 from .instruments import Instruments, create_instruments
-from .otlp_metrics import create_push_reader, resolve_push_settings
 from .readers import PrometheusReader, create_reader
 from .resource import service_resource
 from .selfmonitor import SelfMonitor
 from .state import RecordedState
-from .version import __version__
+from .version import package_version
 
 __all__ = ["METER_NAME", "MetricPipeline"]
 
@@ -72,6 +71,9 @@ class MetricPipeline:
             resource = service_resource(config.namespace, self._count_bad_attributes)
             readers = [self.reader.metric_reader]
             if config.otlp_metrics:
+                # Imported here: the OTLP push is optional and not part of the light import.
+                from .otlp_metrics import create_push_reader, resolve_push_settings  # noqa: PLC0415
+
                 settings = resolve_push_settings(
                     protocol=config.otlp_metrics_protocol,
                     endpoint=config.otlp_metrics_endpoint,
@@ -90,15 +92,15 @@ class MetricPipeline:
             self.provider = meter_provider
             self.provider.add_metric_reader(self.reader.metric_reader)
         self.instruments: Instruments = create_instruments(
-            self.provider.get_meter(METER_NAME, __version__),
+            self.provider.get_meter(METER_NAME, package_version()),
             namespace=config.namespace,
             state=state,
             clock=config.clock,
             monitor=monitor,
-            version=__version__,
+            version=package_version(),
             health=health,
         )
-        self.reader.attach_direct(self.instruments.scrape_time, (METER_NAME, __version__))
+        self.reader.attach_direct(self.instruments.scrape_time, (METER_NAME, package_version()))
 
     def _count_overflow(self, metric: str) -> None:
         self._monitor.reject(

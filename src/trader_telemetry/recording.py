@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import Histogram
 
 from .cardinality import LabelLimiter
 from .clock import Clock
 from .config import TelemetryConfig
-from .events import EventLog
-from .events.writer import rename_reserved
 from .fetchers import decorate_fetcher, extract_account
 from .redaction import RedactingLabelLimiter, Redactor
 from .selfmonitor import SelfMonitor
 from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
+
+if TYPE_CHECKING:
+    from .events import EventLog  # only with a data_dir: not part of the light import
 
 __all__ = ["RecordingCalls"]
 
@@ -451,5 +452,7 @@ class RecordingCalls:
                 "event %r: timestamp and event_type are the envelope's; written as field_*",
                 event_type,
             )
+            from .events.writer import rename_reserved  # noqa: PLC0415 - the events files load when used
+
             fields = rename_reserved(fields)
         self._emit(event_type, fields)

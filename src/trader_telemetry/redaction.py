@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .cardinality import OVERFLOW, LabelLimiter, valid_utf8
+from .config import DEFAULT_REDACT_KEYS  # the default of TelemetryConfig.redact_keys
 from .selfmonitor import SelfMonitor
 
 __all__ = [
@@ -39,17 +40,6 @@ __all__ = [
     "install_log_redaction",
 ]
 
-#: The key names redacted unless configured otherwise (``TelemetryConfig.redact_keys``).
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "key",
-    "secret",
-    "token",
-    "password",
-    "passphrase",
-    "private_key",
-    "authorization",
-    "cookie",
-)
 #: What a redacted value becomes.
 REDACTED = "[REDACTED]"
 

@@ -8,11 +8,11 @@ here, next to the cycle bookkeeping they share.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
@@ -21,10 +21,6 @@ from .catalogue import Component
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
-from .events import EventLog, MetricsFile
-from .exposition.server import MetricsServer
-from .exposition.snapshot import build_snapshot, finite_json
-from .exposition.webconfig import WebConfig, load_web_config
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
@@ -37,9 +33,15 @@ from .redaction import Redactor, install_log_redaction
 from .selfmonitor import SelfMonitor
 from .stale_watch import StaleMarkWatch
 from .state import RecordedState
-from .tracing import CycleTracing, TracingConfig
 from .validation import ValueChecker
-from .version import __version__
+from .version import package_version
+
+if TYPE_CHECKING:
+    # Imported where used: files, endpoint and tracing are not part of the light import.
+    from .events import EventLog, MetricsFile
+    from .exposition.server import MetricsServer
+    from .exposition.webconfig import WebConfig
+    from .tracing import CycleTracing, TracingConfig
 
 __all__ = ["Telemetry"]
 
@@ -86,6 +88,8 @@ class Telemetry(RecordingCalls):
         # Security first: a bad web config fails here, before any thread starts.
         web_config: WebConfig | None = None
         if cfg.serve and cfg.web_config is not None:
+            from .exposition.webconfig import load_web_config  # noqa: PLC0415
+
             web_config = load_web_config(cfg.web_config)
         #: Scrubs secrets from label values, event fields and the library's logs.
         self._redactor = Redactor(cfg.redact_keys)
@@ -132,35 +136,7 @@ class Telemetry(RecordingCalls):
         self._events: EventLog | None = None
         self._stale_watch: StaleMarkWatch | None = None
         self._metrics_file: MetricsFile | None = None
-        if cfg.data_dir is not None:
-            state = self._state
-            # Stale-mark incidents from the marks' ages, checked on the writer thread.
-            self._stale_watch = StaleMarkWatch(
-                state.marks,
-                warning_seconds=cfg.thresholds.staleness_warning_seconds,
-                monotonic=cfg.clock.monotonic,
-                wall_time=cfg.clock.time,
-                emit=self._emit,
-            )
-            self._events = EventLog(
-                cfg.data_dir,
-                wall_time=cfg.clock.time,
-                on_drop=lambda reason, count: state.add(state.dropped_events, reason, count),
-                on_error=self._monitor.count_error,
-                queue_size=cfg.events_queue_size,
-                rotate_daily=cfg.events_rotate_daily,
-                max_bytes=cfg.events_max_bytes,
-                # Secrets are scrubbed on the writer thread: the bot's call stays an append.
-                transform=self._redactor.fields if self._redactor.enabled else None,
-                each_round=self._stale_watch.check,
-            )
-            self._metrics_file = MetricsFile(
-                Path(cfg.data_dir) / "metrics.json",
-                self.snapshot,
-                interval=cfg.metrics_file_interval_seconds,
-                on_error=self._monitor.count_error,
-            )
-            self._health.on_change = self._health_changed
+        self._start_files(cfg)
         # A CycleTimer holds no per-use state, so one instance serves every call. With tracing
         # on, every cycle ending goes through _end_cycle (no histogram for the fast path).
         self._timer = CycleTimer(
@@ -175,6 +151,8 @@ class Telemetry(RecordingCalls):
         self._server: MetricsServer | None = None
         if cfg.serve:
             try:
+                from .exposition.server import MetricsServer  # noqa: PLC0415
+
                 self._server = MetricsServer(
                     self,
                     cfg.host,
@@ -199,6 +177,45 @@ class Telemetry(RecordingCalls):
             self._metrics_file.close(0.5, write_last=False)
         self._pipeline.release(1.0)
 
+    def _start_files(self, cfg: TelemetryConfig) -> None:
+        """events.jsonl, metrics.json and the stale-mark watch, when ``data_dir`` is set."""
+        if cfg.data_dir is None:
+            return
+        from .events import EventLog, MetricsFile  # noqa: PLC0415
+
+        # The writer thread calls snapshot(): its import happens here, on the caller's
+        # thread, never first on a background one.
+        from .exposition import snapshot as _  # noqa: F401, PLC0415
+
+        state = self._state
+        # Stale-mark incidents from the marks' ages, checked on the writer thread.
+        self._stale_watch = StaleMarkWatch(
+            state.marks,
+            warning_seconds=cfg.thresholds.staleness_warning_seconds,
+            monotonic=cfg.clock.monotonic,
+            wall_time=cfg.clock.time,
+            emit=self._emit,
+        )
+        self._events = EventLog(
+            cfg.data_dir,
+            wall_time=cfg.clock.time,
+            on_drop=lambda reason, count: state.add(state.dropped_events, reason, count),
+            on_error=self._monitor.count_error,
+            queue_size=cfg.events_queue_size,
+            rotate_daily=cfg.events_rotate_daily,
+            max_bytes=cfg.events_max_bytes,
+            # Secrets are scrubbed on the writer thread: the bot's call stays an append.
+            transform=self._redactor.fields if self._redactor.enabled else None,
+            each_round=self._stale_watch.check,
+        )
+        self._metrics_file = MetricsFile(
+            os.path.join(cfg.data_dir, "metrics.json"),
+            self.snapshot,
+            interval=cfg.metrics_file_interval_seconds,
+            on_error=self._monitor.count_error,
+        )
+        self._health.on_change = self._health_changed
+
     def _start_tracing(
         self, tracing: bool | TracingConfig, slow_cycle_seconds: float | None
     ) -> CycleTracing | None:
@@ -206,6 +223,9 @@ class Telemetry(RecordingCalls):
             if slow_cycle_seconds is not None:
                 raise ConfigurationError("slow_cycle_seconds needs tracing=True")
             return None
+        # Imported here: tracing (and the OTel trace SDK) is optional, not in the light import.
+        from .tracing import CycleTracing, TracingConfig  # noqa: PLC0415
+
         config = tracing if isinstance(tracing, TracingConfig) else TracingConfig()
         if slow_cycle_seconds is not None:
             config = replace(config, slow_cycle_seconds=slow_cycle_seconds)
@@ -237,8 +257,10 @@ class Telemetry(RecordingCalls):
         return self.reader.render(accept)
 
     def snapshot(self) -> dict[str, Any]:
-        """The ``/metrics.json`` document (DESIGN §6) as a dict."""
+        """The ``/metrics.json`` document (docs/events.md) as a dict."""
         self._run_refresh_hooks()
+        from .exposition.snapshot import build_snapshot  # noqa: PLC0415 - cached after once
+
         document = build_snapshot(self._state, self.config, self._monitor, self.clock)
         report = self._health.report()[0]
         document["health"] = {
@@ -250,6 +272,8 @@ class Telemetry(RecordingCalls):
     def _finite_json(self, document: dict[str, Any]) -> dict[str, Any]:
         """Strict JSON whatever was recorded: a NaN or infinity still in ``document`` (a sum of
         finite values that overflowed, a check's details) becomes null and is counted."""
+        from .exposition.snapshot import finite_json  # noqa: PLC0415 - cached after once
+
         clean, replaced = finite_json(document)
         if replaced:
             self._monitor.reject(
@@ -467,7 +491,7 @@ class Telemetry(RecordingCalls):
         """Add the observable catalogue rows of ``component`` (e.g. the file exporter's
         ``exporter_*``), read at each collection from ``producers``: row name -> function
         returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core."""
-        meter = self.meter_provider.get_meter(METER_NAME, __version__)
+        meter = self.meter_provider.get_meter(METER_NAME, package_version())
         namespace, monitor = self.config.namespace, self._monitor
         register_observables(
             meter, component, namespace=namespace, monitor=monitor, producers=producers

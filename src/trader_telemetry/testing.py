@@ -1,7 +1,8 @@
 """Test helpers for bots that use trader_telemetry: a pytest plugin and :func:`capture`.
 
-Installed with the package, the plugin loads through the ``pytest11`` entry point and only adds
-fixtures (no hooks, nothing autouse): a project that does not ask for them sees no change.
+Installed with the package, the plugin (:mod:`trader_telemetry.pytest_plugin`) loads through the
+``pytest11`` entry point and only adds fixtures (no hooks, nothing autouse): a project that does
+not ask for them sees no change, and the library itself is imported only when a test uses one.
 
 * ``telemetry``: a :class:`TelemetryProbe` (a :class:`~trader_telemetry.Telemetry` with read-back
   helpers) serving on ``127.0.0.1`` at an ephemeral port, on a
@@ -35,7 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .clock import ManualClock
 from .config import TelemetryConfig
-from .default import reset, swap_default
+from .default import swap_default
 from .telemetry import Telemetry
 
 __all__ = ["Samples", "TelemetryProbe", "capture", "samples", "value"]
@@ -240,38 +241,3 @@ def capture(
             current = swap_default(previous)
             if current is not probe:  # the code under test configured its own: leave it be
                 swap_default(current)
-
-
-try:
-    import pytest
-except ImportError:  # capture() and the probe work without pytest
-    pass
-else:
-
-    @pytest.fixture
-    def telemetry_clock() -> ManualClock:
-        """The fake clock of the ``telemetry`` fixture (move it with ``telemetry.advance``)."""
-        return ManualClock()
-
-    @pytest.fixture
-    def telemetry_config() -> TelemetryConfig:
-        """What the ``telemetry`` fixture is built from; override it in a ``conftest.py``,
-        e.g. ``return TelemetryConfig(namespace="coinbase_trader", port=0)``. Its clock is
-        replaced by ``telemetry_clock``."""
-        return TelemetryConfig(port=0)
-
-    @pytest.fixture
-    def telemetry(
-        telemetry_config: TelemetryConfig, telemetry_clock: ManualClock
-    ) -> Iterator[TelemetryProbe]:
-        """An isolated :class:`TelemetryProbe`, installed as the default instance.
-
-        Any default instance left over is shut down first; after the test the probe is shut
-        down and the default reset (also one the code under test configured itself).
-        """
-        reset()
-        try:
-            with capture(telemetry_config, clock=telemetry_clock) as probe:
-                yield probe
-        finally:
-            reset()

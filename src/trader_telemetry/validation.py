@@ -5,9 +5,10 @@ counted in ``{ns}_telemetry_rejected_values_total{reason}``, and the previous va
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+import sys
 from enum import Enum
 from numbers import Real
+from typing import SupportsFloat, TypeGuard
 
 from .selfmonitor import SelfMonitor
 
@@ -29,7 +30,7 @@ class ValueChecker:
         kind = type(value)
         if kind is float or kind is int:  # the common case, without the ABC check (~300 ns)
             number = float(value)  # type: ignore[arg-type]
-        elif isinstance(value, bool) or not isinstance(value, Real | Decimal):
+        elif isinstance(value, bool) or not (isinstance(value, Real) or _is_decimal(value)):
             self._monitor.reject(
                 "not_a_number", "%s must be a number, got %r; ignored", what, value
             )
@@ -65,3 +66,10 @@ class ValueChecker:
             "unknown_side", "order side must be buy or sell, got %r; ignored", value
         )
         return None
+
+
+def _is_decimal(value: object) -> TypeGuard[SupportsFloat]:
+    """A ``decimal.Decimal`` (what exchange clients hand out), without importing :mod:`decimal`
+    for bots that never use it: if the module is not loaded, no Decimal exists."""
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)

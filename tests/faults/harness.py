@@ -139,7 +139,7 @@ class LedgerTelemetry:
     """The real ``Telemetry`` with a ledger of every recording call the bot makes.
 
     Only the calls the demo bot makes are written down; everything else passes through. The
-    ``events`` column follows DESIGN §7: which calls append a line to ``events.jsonl``.
+    ``events`` column follows docs/events.md: which calls append a line to ``events.jsonl``.
     """
 
     def __init__(self, real: tt.Telemetry, ledger: Ledger | None = None) -> None:

@@ -18,11 +18,12 @@ from trader_telemetry.catalogue import CATALOGUE, MetricKind
 from trader_telemetry.config import Thresholds
 from trader_telemetry.errors import ConfigurationError
 from trader_telemetry.ops.alert_tests import (
+    alert_rule_tests,
     go_humanize,
     go_humanize_duration,
     go_humanize_percentage,
 )
-from trader_telemetry.ops.alerts import ALERT_RUNBOOKS, alert_rule_tests, alert_rules
+from trader_telemetry.ops.alerts import ALERT_RUNBOOKS, alert_rules
 from trader_telemetry.ops.options import OpsOptions
 from trader_telemetry.ops.yaml_text import dump_yaml
 

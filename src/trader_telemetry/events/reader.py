@@ -1,4 +1,4 @@
-"""Tolerant readers of ``events.jsonl`` and ``metrics.json`` (DESIGN §7).
+"""Tolerant readers of ``events.jsonl`` and ``metrics.json`` (docs/events.md).
 
 Shared by the daily report and the file exporter. Our own format is read first and fast; lines
 the legacy GPT-Trader bot wrote (``type``/``time`` keys, ``{"data": {...}}`` wrappers, numbers as

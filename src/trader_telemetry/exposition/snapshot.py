@@ -1,4 +1,4 @@
-"""The ``/metrics.json`` document (DESIGN §6), built from recorded state."""
+"""The ``/metrics.json`` document (docs/events.md), built from recorded state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..clock import Clock, rfc3339
 from ..config import TelemetryConfig
 from ..selfmonitor import SelfMonitor
 from ..state import RecordedState
-from ..version import __version__
+from ..version import package_version
 
 __all__ = ["build_snapshot", "finite_json"]
 
@@ -80,7 +80,7 @@ def build_snapshot(
         "timestamp": rfc3339(clock.time()),
         "namespace": config.namespace,
         "profile": config.profile,
-        "version": __version__,
+        "version": package_version(),
         "account_snapshot": {
             "equity": account.equity,
             "total_pnl": account.total,

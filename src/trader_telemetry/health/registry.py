@@ -3,14 +3,17 @@ raises or hangs is a finding (UNHEALTHY with the reason), never an exception."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .model import HealthCheck, HealthCheckResult, HealthReport, HealthStatus
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["HealthCheckRegistry"]
 
@@ -61,6 +64,8 @@ class HealthCheckRegistry:
 
     async def check_all(self) -> HealthReport:
         """Run every applicable check concurrently; never raises."""
+        import asyncio  # noqa: PLC0415 - asyncio is imported when checks run: a light import
+
         with self._lock:
             checks = [c for c in self._checks.values() if _applies(c)]
         started = time.perf_counter()
@@ -75,6 +80,8 @@ class HealthCheckRegistry:
     def check_all_sync(self) -> HealthReport:
         """:meth:`check_all` for code that is not async; works inside a running loop too (the
         checks then run on a loop of their own in a helper thread)."""
+        import asyncio  # noqa: PLC0415 - see check_all
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -86,6 +93,8 @@ class HealthCheckRegistry:
         return box[0]
 
     async def _run(self, check: HealthCheck) -> HealthCheckResult:
+        import asyncio  # noqa: PLC0415 - see check_all
+
         started = time.perf_counter()
         name = check.name
         try:

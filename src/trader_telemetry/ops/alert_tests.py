@@ -28,10 +28,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalogue import CYCLE_BUCKETS
-from .alerts import AlertDefinition, Signal, format_duration, format_number
+from .alerts import (
+    AlertDefinition,
+    Signal,
+    alert_definitions,
+    format_duration,
+    format_number,
+)
 from .options import OpsOptions
 
-__all__ = ["go_humanize", "go_humanize_duration", "go_humanize_percentage", "rule_test_document"]
+__all__ = [
+    "alert_rule_tests",
+    "go_humanize",
+    "go_humanize_duration",
+    "go_humanize_percentage",
+    "rule_test_document",
+]
 
 #: The step at which the condition may first hold, so a quiet step exists before it.
 _ONSET = 2
@@ -55,6 +67,19 @@ class _Scenario:
     condition: Condition
     result: Labels
     keeps_name: str | None
+
+
+def alert_rule_tests(options: OpsOptions, rules_file: str = "alerts.yml") -> dict[str, Any]:
+    """The ``alerts_test.yml`` document for ``promtool test rules``: every alert of ``options``.
+
+    ``rules_file`` is the rules' path relative to the test file. (It lives here, not in
+    :mod:`.alerts`, so the rules module does not import its own tests: no import circle.)
+
+    Example:
+        >>> alert_rule_tests(OpsOptions())["rule_files"]
+        ['alerts.yml']
+    """
+    return rule_test_document(alert_definitions(options), options, rules_file)
 
 
 def rule_test_document(

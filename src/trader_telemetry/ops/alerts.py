@@ -7,10 +7,10 @@ tests (:mod:`.alert_tests`) are derived. So the tests follow the thresholds, and
 from other numbers fail them.
 
 Rules: the playbook's five (bot down, ``DailyLossGuardWarn``, market data stale, circuit breaker,
-websocket reconnect loop) and a warning and a critical rule per row of DESIGN §5. Every rule
-carries ``severity``, an ``alertgroup`` shared by a warning and its critical twin (Alertmanager
-mutes the warning while the critical fires), ``summary``, ``description`` with the value and a
-``runbook_url`` to its section of docs/runbooks.md.
+websocket reconnect loop) and a warning and a critical rule per row of the thresholds table
+(docs/configuration.md). Every rule carries ``severity``, an ``alertgroup`` shared by a warning
+and its critical twin (Alertmanager mutes the warning while the critical fires), ``summary``,
+``description`` with the value and a ``runbook_url`` to its section of docs/runbooks.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ __all__ = [
     "AlertDefinition",
     "Signal",
     "alert_definitions",
-    "alert_rule_tests",
     "alert_rules",
     "format_duration",
     "format_number",
@@ -450,18 +449,3 @@ def alert_rules(options: OpsOptions) -> dict[str, Any]:
             for group, rules in groups.items()
         ]
     }
-
-
-def alert_rule_tests(options: OpsOptions, rules_file: str = "alerts.yml") -> dict[str, Any]:
-    """The ``alerts_test.yml`` document for ``promtool test rules`` (see :mod:`.alert_tests`).
-
-    ``rules_file`` is the rules' path relative to the test file.
-
-    Example:
-        >>> alert_rule_tests(OpsOptions())["rule_files"]
-        ['alerts.yml']
-    """
-    # Imported here: the test generator reads this module's definitions (an import cycle).
-    from .alert_tests import rule_test_document  # noqa: PLC0415
-
-    return rule_test_document(alert_definitions(options), options, rules_file)

@@ -32,7 +32,7 @@ class OpsOptions:
             the Docker host, ``host.docker.internal:9000``, as the compose bundle expects.
         targets_file: A ``file_sd_configs`` file path (as Prometheus will see it) for fleets;
             used instead of static targets when set.
-        thresholds: The warning and critical levels (DESIGN §5).
+        thresholds: The warning and critical levels (docs/configuration.md).
         alertmanager: ``host:port`` of Alertmanager for the scrape config's ``alerting`` block,
             or None for no alerting block.
         runbook_base: URL of docs/runbooks.md; rules link to ``{runbook_base}#{anchor}``.

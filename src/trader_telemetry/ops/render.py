@@ -13,7 +13,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..config import Thresholds
-from .alerts import alert_rule_tests, alert_rules
+from .alert_tests import alert_rule_tests
+from .alerts import alert_rules
 from .grafana import DASHBOARD_FILE, DASHBOARDS_DIR, grafana_files
 from .options import DEFAULT_RUNBOOK_BASE, OpsOptions
 from .stack import (

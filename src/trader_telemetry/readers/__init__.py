@@ -15,14 +15,17 @@ Implementations (``TelemetryConfig.reader``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.sdk.metrics.export import MetricReader
 
+from ..config import READERS  # the choices of TelemetryConfig.reader
 from ..instruments import ScrapeTimeMetrics
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .native import NativePrometheusReader
-from .upstream import OtelPrometheusReader
+
+if TYPE_CHECKING:
+    from .upstream import OtelPrometheusReader
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
@@ -35,9 +38,6 @@ __all__ = [
     "create_reader",
     "wants_openmetrics",
 ]
-
-#: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
-READERS = ("native", "otel-prometheus")
 
 
 class PrometheusReader(Protocol):
@@ -83,9 +83,21 @@ def create_reader(
             on_unencodable=on_unencodable,
         )
     if name == "otel-prometheus":
+        from .upstream import OtelPrometheusReader  # noqa: PLC0415 - the optional upstream reader
+
         return OtelPrometheusReader(
             target_info=target_info,
             scope_labels=scope_labels,
             max_label_values=max_label_values,
         )
     raise ValueError(f"unknown reader {name!r}")  # config validation makes this unreachable
+
+
+def __getattr__(name: str) -> object:
+    """``OtelPrometheusReader`` on first use: the upstream exporter is not part of the light
+    ``import trader_telemetry``."""
+    if name == "OtelPrometheusReader":
+        from .upstream import OtelPrometheusReader  # noqa: PLC0415
+
+        return OtelPrometheusReader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

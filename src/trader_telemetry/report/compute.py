@@ -280,8 +280,8 @@ def compute_daily_report(
         profile: The deployment profile named in the report.
         now: The generation time (defaults to the current time).
         tz: The time zone whose midnight closes ``day`` (timestamps stay UTC).
-        thresholds: The levels of the "time above threshold" figures (default: the
-            playbook's, ``Thresholds()``).
+        thresholds: The levels of the "time above threshold" figures (default:
+            ``Thresholds()``).
         thresholds_source: Where they came from, printed in the report (a file's path).
         progress: Called with the bytes read so far, every few thousand lines (a progress bar).
         workers: Processes to read with (None: the available cores, at most 4; 1: only this
