@@ -13,17 +13,23 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from .tally import Tally
-
-if TYPE_CHECKING:
-    from .cycle import Cycle
 
 __all__ = ["AccountSnapshot", "RecordedState"]
 
 CounterKey = tuple[str, ...]
 K = TypeVar("K", str, CounterKey)
+
+
+class RunningCycle(Protocol):
+    """What the state reads of a running cycle (``cycle.Cycle``; the state sits below it)."""
+
+    @property
+    def start(self) -> float:
+        """Monotonic start."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,7 @@ class RecordedState:
     last_cycle_seconds: float | None = None
     last_cycle_end: float | None = None
     #: cycle number -> the cycle (its ``start`` is monotonic), for every cycle still running.
-    running: dict[int, Cycle] = field(default_factory=dict)
+    running: dict[int, RunningCycle] = field(default_factory=dict)
     daily_loss: float | None = None
     daily_loss_limit: float | None = None
     breaker_triggered: bool = False
