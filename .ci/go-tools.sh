@@ -15,7 +15,7 @@ set -euo pipefail
 JAEGER_VERSION="${TT_JAEGER_VERSION:-v1.76.0}"          # its cmd/jaeger is Jaeger v2
 PROMETHEUS_MODULE_VERSION="${TT_PROMETHEUS_VERSION:-v0.316.0}"  # module v0.316.0 = Prometheus 3.x
 
-CACHE="${TT_TOOLS_CACHE:-$HOME/.cache/trader-telemetry-tools}"
+CACHE="${TT_TOOLS_CACHE:-${HOME:-$(echo ~)}/.cache/trader-telemetry-tools}"
 case "$CACHE" in /*) ;; *) CACHE="$PWD/$CACHE" ;; esac   # GOBIN must be absolute
 JAEGER="$CACHE/jaeger-$JAEGER_VERSION/bin/jaeger"
 PROMETHEUS="$CACHE/prometheus-$PROMETHEUS_MODULE_VERSION/bin/prometheus"
