@@ -24,7 +24,8 @@ from .conftest import require_tool
 
 __all__ = ["running_prometheus", "stop_group"]
 
-_LISTENING = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
+# 2.42: msg="Listening on" address=...; 3.x puts component=web between the two.
+_LISTENING = re.compile(r'msg="Listening on"[^\n]*? address=(127\.0\.0\.1:\d+)')
 
 
 @contextmanager
