@@ -21,6 +21,7 @@ import pytest
 
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE, CYCLE_BUCKETS, MetricKind
+from trader_telemetry.exposition import MetricsServer
 
 from ..go_tools import go_tool
 from ..prometheus_process import running_prometheus
@@ -201,3 +202,36 @@ def test_without_suffixes_the_pushed_names_are_exactly_the_catalogue(tmp_path: P
         finally:
             bot.shutdown()
     assert pushed == exposed
+
+
+def test_text_and_openmetrics_scrapes_store_the_same_series(tmp_path: Path) -> None:
+    # Prometheus 3 negotiates the format (scrape_protocols): one job keeps its default
+    # (OpenMetrics first: exemplars), one asks for the classic text format only.
+    source = SwappableSource()
+    bot = tt.Telemetry(namespace=NS, serve=False, clock=tt.ManualClock())
+    play(bot)
+    source.current = bot
+    endpoint = MetricsServer(source, "127.0.0.1", 0)
+    target = f"127.0.0.1:{endpoint.port}"
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 500ms, scrape_timeout: 500ms}\n"
+        "scrape_configs:\n"
+        f"  - job_name: om\n    static_configs: [{{targets: ['{target}']}}]\n"
+        "  - job_name: text\n    scrape_protocols: [PrometheusText0.0.4]\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    try:
+        with running_prometheus(
+            tmp_path / "prometheus.yml", binary=go_tool("TT_PROMETHEUS3")
+        ) as url:
+            prom = Prometheus(url, source)
+            prom.wait_for('count(up{job=~"om|text"} == 1)', lambda v: v == 2, timeout=20)
+            om = series(prom, f'{{job="om",__name__=~"{NS}_.+"}}')
+            text = series(prom, f'{{job="text",__name__=~"{NS}_.+"}}')
+    finally:
+        endpoint.close()
+        bot.shutdown()
+    accepted = {a.split(";")[0] for a in source.accepts if a}
+    assert accepted == {"application/openmetrics-text", "text/plain"}, source.accepts
+    assert om == text  # the same series and values both ways
+    assert len(om) > 50
