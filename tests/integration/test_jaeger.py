@@ -166,7 +166,7 @@ def test_jaeger_killed_and_restarted_the_bot_cycles_on_and_counts_the_drops(
         began = time.monotonic()
         for _ in range(3):  # slow cycles while Jaeger is gone: the loop never waits on it
             cycle(bot, SLOW)
-        assert time.monotonic() - began < 0.5
+        assert time.monotonic() - began < 1.0  # a blocked cycle would wait out the export timeout
         flush(bot)  # the exports fail now, on the exporter's thread
         deadline = time.monotonic() + 15
         while counter(bot, "telemetry_dropped_spans_total", "export_failed") < 9:

@@ -36,7 +36,7 @@ def agent_file_name(host: str) -> str:
 
     Example:
         >>> agent_file_name("bot-1.example"), agent_file_name("[::1]")
-        ('agents/bot-1.example.yml', 'agents/__1_.yml')
+        ('agents/bot-1.example.yml', 'agents/___1_.yml')
     """
     return f"agents/{_UNSAFE.sub('_', host)}.yml"
 
