@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/fleet.py                  # 50 bots, 90 s window, 400 symbols (~4 min)
     python benchmarks/fleet.py --quick          # 5 bots, 20 s window: a smoke run
     python benchmarks/fleet.py --bots 20 --seconds 60 --json fleet.json
+    python benchmarks/fleet.py --agents 2       # then the agent tier: 2 agents -> 1 receiver
 
 Needs ``prometheus`` on PATH (Debian package, 2.42) and ``trader_telemetry`` importable by this
 interpreter: every bot is ``sys.executable -m trader_telemetry demo ...``. Everything listens on
@@ -35,6 +36,11 @@ Method:
    and ``count by (instance) ({job="bots"})``. Then every bot gets SIGTERM (SIGKILL after
    20 s) and prints its ``--summary``; each bot's cycle p50/p99/max is divided by the solo
    bot's, and the table shows the median and the worst ratio across bots.
+
+4. Agent tier (``--agents K``, needs Prometheus 3: ``.ci/go-tools.sh`` builds it, or
+   ``--prometheus3 PATH``): the same bots, now scraped by K Prometheus agents remote-writing to
+   one central receiver; see benchmarks/fleet_agent.py for what is measured. The server
+   tier's Prometheus is stopped first; the bots' cycle summaries then also cover this tier.
 
 Reading the cycle ratios: every 30th demo cycle sleeps 3.5 s, so with a few hundred cycles
 the p99 (and max) is one of those slow cycles on both sides and moves little; CPU contention
@@ -1043,6 +1049,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scrape-interval", default="5s", help="Prometheus scrape_interval (default 5s)"
     )
+    parser.add_argument(
+        "--agents",
+        type=int,
+        default=0,
+        metavar="K",
+        help="then run the agent tier: K Prometheus 3 agents remote-writing to one receiver",
+    )
+    parser.add_argument(
+        "--prometheus3", metavar="PATH", help="Prometheus 3 binary (default: .ci/go-tools.sh's)"
+    )
     parser.add_argument("--quick", action="store_true", help="5 bots, 20 s: a smoke run")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -1056,6 +1072,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.seconds = 20.0 if args.quick else 90.0
     if args.bots < 1 or args.seconds <= 0 or args.symbols < 1 or args.interval < 0:
         parser.error("--bots, --seconds and --symbols must be positive, --interval >= 0")
+    if args.agents < 0:
+        parser.error("--agents must be >= 0")
     return args
 
 
@@ -1099,12 +1117,37 @@ def run(args: argparse.Namespace, binary: str, out: IO[str]) -> dict[str, Any]:
         solo = run_solo(processes, settings, progress)
         progress(f"solo: {solo.summary['cycles']} cycles, p99 {secs(solo.summary['p99_seconds'])}")
         fleet = run_fleet(processes, settings, binary, progress)
+        agent_tier = None
+        if args.agents:
+            # fleet_agent imports this module as `fleet`: the running script must be that
+            # module (not a second copy), so that its SetupError is the one caught in main().
+            sys.modules.setdefault("fleet", sys.modules[__name__])
+            import fleet_agent
+
+            progress("fleet: stopping prometheus; the bots stay up for the agent tier")
+            processes.stop([fleet.prometheus.child])
+            agent_tier = fleet_agent.run_agent_tier(
+                processes,
+                settings,
+                fleet.bots,
+                fleet_agent.locate_prometheus3(args.prometheus3),
+                agents=args.agents,
+                progress=progress,
+            )
         progress("fleet: stopping bots (SIGTERM), then prometheus")
         processes.stop([b for b in fleet.bots if b.popen.poll() is None])
-        processes.stop([fleet.prometheus.child])
+        processes.stop([c for c in processes.children if c.popen.poll() is None])
         result = figures(settings, solo, fleet)
+        if agent_tier is not None:
+            result["agent_tier"] = agent_tier
     for line in format_table(result):
         print(line, file=out)
+    if agent_tier is not None:
+        import fleet_agent
+
+        print(file=out)
+        for line in fleet_agent.format_agent_tier(agent_tier):
+            print(line, file=out)
     notes = format_notes(result)
     if notes:
         print(file=out)

@@ -15,6 +15,8 @@ import pytest
 import trader_telemetry as tt
 from trader_telemetry.testing import Samples, TelemetryProbe, capture, samples, value
 
+from .go_tools import go_tool
+
 __all__ = ["Samples", "require_tool", "samples", "value"]
 
 
@@ -55,3 +57,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in list(os.environ):
         if var.startswith(("TRADER_TELEMETRY_", "OTEL_")):
             monkeypatch.delenv(var)
+
+
+@pytest.fixture(params=["promtool-2", "promtool-3"])
+def promtool_path(request: pytest.FixtureRequest) -> str:
+    """Debian's promtool 2.42, then promtool 3 (built by .ci/go-tools.sh): what the rendered
+    rules, their tests and the exposition must pass on both. (Prometheus 3 made range
+    selectors left-open, which changes ``increase()`` and ``rate()`` in rule unit tests.)"""
+    if request.param == "promtool-2":
+        return require_tool("promtool")
+    return go_tool("TT_PROMTOOL3")

@@ -24,14 +24,21 @@ from .conftest import require_tool
 
 __all__ = ["running_prometheus", "stop_group"]
 
-_LISTENING = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
+# 2.42: msg="Listening on" address=...; 3.x puts component=web between the two.
+_LISTENING = re.compile(r'msg="Listening on"[^\n]*? address=(127\.0\.0\.1:\d+)')
 
 
 @contextmanager
-def running_prometheus(config: Path, *flags: str, workdir: Path | None = None) -> Iterator[str]:
+def running_prometheus(
+    config: Path, *flags: str, workdir: Path | None = None, binary: str | None = None
+) -> Iterator[str]:
     """Run Prometheus on ``config`` (data and log in ``workdir``, default: the config's
-    folder); yields its base URL, ``http://127.0.0.1:PORT``."""
-    binary = require_tool("prometheus")
+    folder); yields its base URL, ``http://127.0.0.1:PORT``.
+
+    ``binary`` is another Prometheus (3.x from ``tests.go_tools``); default: Debian's 2.42 on
+    PATH. Agent mode (``--agent``) keeps its WAL in ``--storage.agent.path``, also in ``workdir``.
+    """
+    binary = binary or require_tool("prometheus")
     where = config.parent if workdir is None else workdir
     log_path = where / "prometheus.log"
     with log_path.open("w") as log:
@@ -39,7 +46,11 @@ def running_prometheus(config: Path, *flags: str, workdir: Path | None = None) -
             [
                 binary,
                 f"--config.file={config}",
-                f"--storage.tsdb.path={where / 'data'}",
+                (
+                    f"--storage.agent.path={where / 'data'}"
+                    if "--agent" in flags
+                    else f"--storage.tsdb.path={where / 'data'}"
+                ),
                 "--web.listen-address=127.0.0.1:0",
                 *flags,
             ],

@@ -185,6 +185,23 @@ def test_pushed_values_are_the_recorded_ones_and_match_the_scrape(receiver: Rece
                     assert probe.value(name, **labels) == p.value, (name, labels)
 
 
+def test_exponential_histograms_are_pushed_as_such_and_the_scrape_keeps_its_buckets() -> None:
+    with OtlpMetricsHttpReceiver() as receiver:
+        with pushed(receiver, otlp_metrics_exponential_histograms=True) as probe:
+            play(probe)
+            metrics = received_after(receiver)
+            assert probe.value("cycle_duration_seconds_bucket", le="3.0") == 2  # still explicit
+        for name in ("cycle_duration_seconds", "cycle_phase_duration_seconds"):
+            assert metrics[f"{NAMESPACE}_{name}"].kind == "exponential_histogram", name
+        assert metrics[f"{NAMESPACE}_cycles_total"].kind == "sum"
+
+
+def test_exponential_histograms_setting_reads_its_environment_variable() -> None:
+    env = {"TRADER_TELEMETRY_OTLP_METRICS_EXPONENTIAL_HISTOGRAMS": "true"}
+    assert tt.TelemetryConfig.from_env(env).otlp_metrics_exponential_histograms
+    assert not tt.TelemetryConfig.from_env({}).otlp_metrics_exponential_histograms
+
+
 def test_shutdown_pushes_the_last_values(receiver: Receiver) -> None:
     """A short-lived job never waits for the interval: shutdown sends what it recorded."""
     with pushed(receiver, otlp_metrics_interval_seconds=3600.0) as probe:
@@ -264,6 +281,7 @@ def test_a_bad_otel_variable_fails_at_construction_naming_it(
         ("otlp_metrics_protocol", "http/json"),
         ("otlp_metrics_interval_seconds", 0),
         ("otlp_metrics_interval_seconds", float("nan")),
+        ("otlp_metrics_exponential_histograms", "yes"),
     ],
 )
 def test_bad_push_fields_are_rejected_naming_the_field(field: str, bad: object) -> None:

@@ -297,6 +297,9 @@ class TelemetryConfig:
             ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else HTTP.
         otlp_metrics_interval_seconds: Seconds between pushes; default from
             ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds), else 60.
+        otlp_metrics_exponential_histograms: Push the histograms (cycle duration, phase
+            duration, order latency) as OTLP exponential histograms, which Prometheus 3's OTLP
+            receiver stores as native histograms; ``/metrics`` keeps the explicit buckets.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -332,6 +335,7 @@ class TelemetryConfig:
     otlp_metrics_endpoint: str | None = None
     otlp_metrics_protocol: str | None = None
     otlp_metrics_interval_seconds: float | None = None
+    otlp_metrics_exponential_histograms: bool = False
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -395,6 +399,9 @@ class TelemetryConfig:
             raise _fail(owner, "otlp_metrics_protocol", expected, protocol)
         if self.otlp_metrics_interval_seconds is not None:
             _positive(owner, "otlp_metrics_interval_seconds", self.otlp_metrics_interval_seconds)
+        exponential = self.otlp_metrics_exponential_histograms
+        if not isinstance(exponential, bool):
+            raise _fail(owner, "otlp_metrics_exponential_histograms", "a bool", exponential)
 
     def _check_security_fields(self, owner: str) -> None:
         web: object = self.web_config  # checked as object: callers may pass anything
@@ -495,7 +502,14 @@ class TelemetryConfig:
             values["port"] = convert("port", raw, int)
         if (raw := text("max_label_values")) is not None:
             values["max_label_values"] = convert("max_label_values", raw, int)
-        for name in ("serve", "target_info", "scope_labels", "health_without_auth", "otlp_metrics"):
+        for name in (
+            "serve",
+            "target_info",
+            "scope_labels",
+            "health_without_auth",
+            "otlp_metrics",
+            "otlp_metrics_exponential_histograms",
+        ):
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)
         if (

@@ -18,12 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk.metrics import Histogram
 from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     MetricExportResult,
     MetricsData,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 from .config import OTLP_PROTOCOLS  # the choices of TelemetryConfig.otlp_metrics_protocol
 from .errors import ConfigurationError
@@ -139,12 +141,22 @@ class _CountingExporter(MetricExporter):
     The exporter logs the failure itself; this only feeds ``{ns}_telemetry_errors_total``.
     """
 
-    def __init__(self, inner: MetricExporter, on_failure: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        inner: MetricExporter,
+        on_failure: Callable[[str], None],
+        *,
+        exponential_histograms: bool = False,
+    ) -> None:
         # The reader asks its exporter for these; keep the OTLP exporter's choices (and so
-        # OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and the histogram aggregation).
+        # OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and the histogram aggregation),
+        # except that exponential_histograms asks for base-2 exponential histograms.
+        aggregation = dict(inner._preferred_aggregation or {})
+        if exponential_histograms:
+            aggregation[Histogram] = ExponentialBucketHistogramAggregation()
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
-            preferred_aggregation=inner._preferred_aggregation,
+            preferred_aggregation=aggregation,
         )
         self.inner = inner
         self._on_failure = on_failure
@@ -172,14 +184,19 @@ def create_push_reader(
     *,
     on_failure: Callable[[str], None],
     max_label_values: int = 200,
+    exponential_histograms: bool = False,
 ) -> PeriodicExportingMetricReader:
     """A periodic reader pushing over OTLP every ``settings.interval_seconds``.
 
     Its thread starts here; the meter provider's ``shutdown`` stops it (with a last push)
-    within the provider's timeout.
+    within the provider's timeout. With ``exponential_histograms`` the histograms are pushed as
+    OTLP exponential histograms (base-2 buckets that follow the data; Prometheus 3 stores them
+    as native histograms); the Prometheus reader keeps the catalogue's explicit buckets.
     """
     return PeriodicExportingMetricReader(
-        _CountingExporter(_otlp_exporter(settings), on_failure),
+        _CountingExporter(
+            _otlp_exporter(settings), on_failure, exponential_histograms=exponential_histograms
+        ),
         export_interval_millis=settings.interval_seconds * 1000.0,
         cardinality_limits=cardinality_limits(max_label_values),
     )

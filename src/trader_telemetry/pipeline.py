@@ -85,6 +85,7 @@ class MetricPipeline:
                     settings,
                     on_failure=monitor.count_error,
                     max_label_values=config.max_label_values,
+                    exponential_histograms=config.otlp_metrics_exponential_histograms,
                 )
                 readers.append(self.push_reader)
             self.provider = MeterProvider(metric_readers=readers, resource=resource)

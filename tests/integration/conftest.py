@@ -1,5 +1,6 @@
 """Real components: one session-scoped Prometheus (127.0.0.1, ephemeral port) scraping one
-session-scoped endpoint, our own MetricsServer, whose source each test swaps.
+session-scoped endpoint, our own MetricsServer, whose source each test swaps. ``prometheus`` is
+Debian's 2.42; ``prometheus3`` is Prometheus 3 (built by .ci/go-tools.sh), the same way.
 
 A new target is first scraped about 5.4 s after Prometheus starts (a fixed discovery
 throttle), so the suite pays that once; after it, a test waits for a scrape or two (500 ms).
@@ -22,6 +23,7 @@ import trader_telemetry as tt
 from trader_telemetry.exposition import MetricsServer
 from trader_telemetry.readers import Exposition
 
+from ..go_tools import go_tool
 from ..prometheus_process import running_prometheus
 
 SCRAPE_INTERVAL = 0.5
@@ -32,8 +34,11 @@ class SwappableSource:
 
     def __init__(self) -> None:
         self.current: tt.Telemetry | None = None
+        #: The Accept header of every scrape (what the scraper negotiated).
+        self.accepts: list[str | None] = []
 
     def render_metrics(self, accept: str | None = None) -> Exposition:
+        self.accepts.append(accept)
         if self.current is None:
             return Exposition(b"", "text/plain; version=0.0.4; charset=utf-8")
         return self.current.render_metrics(accept)
@@ -80,12 +85,30 @@ class Prometheus:
             time.sleep(SCRAPE_INTERVAL / 2)
         pytest.fail(f"{expr}: still {last!r} after {timeout} s")
 
+    def exemplars(self, query: str, since: float, count: int = 1) -> list[dict[str, Any]]:
+        """Poll ``/api/v1/query_exemplars`` until ``count`` exemplars of ``query`` are stored."""
+        deadline = time.monotonic() + 10
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            data = self.api(
+                "/api/v1/query_exemplars",
+                query=query,
+                start=str(since),
+                end=str(time.time() + 60),
+            )
+            found = [e for series in data for e in series["exemplars"]]
+            if len(found) >= count:
+                return found
+            time.sleep(SCRAPE_INTERVAL / 2)
+        pytest.fail(f"{query}: {len(found)} exemplars stored, wanted {count}")
+
     def install(self, telemetry: tt.Telemetry) -> None:
         """Serve ``telemetry`` and wait until Prometheus has scraped it at least once.
 
         The previous test's series are first seen to go stale (one empty scrape), so a query
         can never read the last test's values."""
-        marker = f"count({telemetry.config.namespace}_build_info)"
+        # Scraped by this fixture's job only (a bot that also pushes over OTLP has a second).
+        marker = f'count({telemetry.config.namespace}_build_info{{job="bot"}})'
         self.source.current = None
         self.wait_for(marker, lambda v: v is None)
         self.source.current = telemetry
@@ -94,6 +117,21 @@ class Prometheus:
 
 @pytest.fixture(scope="session")
 def prometheus() -> Iterator[Prometheus]:
+    yield from _session_prometheus(None, "--enable-feature=exemplar-storage")
+
+
+@pytest.fixture(scope="session")
+def prometheus3() -> Iterator[Prometheus]:
+    """Prometheus 3: exemplar storage is still a feature flag; the OTLP receiver is on too
+    (tests/integration/test_prometheus3.py pushes to it)."""
+    yield from _session_prometheus(
+        go_tool("TT_PROMETHEUS3"),
+        "--enable-feature=exemplar-storage",
+        "--web.enable-otlp-receiver",
+    )
+
+
+def _session_prometheus(binary: str | None, *flags: str) -> Iterator[Prometheus]:
     source = SwappableSource()
     endpoint = MetricsServer(source, "127.0.0.1", 0)
     workdir = Path(tempfile.mkdtemp(prefix="tt-prometheus-"))
@@ -108,7 +146,7 @@ def prometheus() -> Iterator[Prometheus]:
     )
     try:
         with running_prometheus(
-            workdir / "prometheus.yml", "--log.level=info", "--enable-feature=exemplar-storage"
+            workdir / "prometheus.yml", "--log.level=info", *flags, binary=binary
         ) as url:
             prom = Prometheus(url, source)
             _wait_target_up(prom)

@@ -3,8 +3,9 @@ series (names and label sets) as the in-process library recording the same state
 passes ``promtool check metrics`` (bar the documented cycle_latency_ms), and it stops cleanly
 on SIGTERM.
 
-One Prometheus of our own scrapes six targets (three ``serve`` processes, three library
-endpoints), so the 5.4 s first-scrape delay is paid once.
+One Prometheus of our own (Debian's 2.42, then Prometheus 3) scrapes six targets (three
+``serve`` processes, three library endpoints), so the 5.4 s first-scrape delay is paid once
+per version.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE
 
 from ..compat.shapes import FIXTURES, SHAPES, library_state
+from ..go_tools import go_tool
 from ..prometheus_process import running_prometheus
 from .conftest import Prometheus, SwappableSource
 from .test_promtool import promtool_check
@@ -89,8 +91,9 @@ def targets() -> Iterator[Targets]:
             telemetry.shutdown()
 
 
-@pytest.fixture(scope="module")
-def prometheus(targets: Targets) -> Iterator[Prometheus]:
+@pytest.fixture(scope="module", params=["prometheus-2", "prometheus-3"])
+def prometheus(targets: Targets, request: pytest.FixtureRequest) -> Iterator[Prometheus]:
+    binary = go_tool("TT_PROMETHEUS3") if request.param == "prometheus-3" else None
     workdir = Path(tempfile.mkdtemp(prefix="tt-prometheus-serve-"))
     jobs = []
     for shape, (_, url) in targets.serve.items():
@@ -102,7 +105,7 @@ def prometheus(targets: Targets) -> Iterator[Prometheus]:
     for job, target in jobs:
         config += f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
     (workdir / "prometheus.yml").write_text(config)
-    with running_prometheus(workdir / "prometheus.yml") as url:
+    with running_prometheus(workdir / "prometheus.yml", binary=binary) as url:
         prom = Prometheus(url, SwappableSource())
         prom.wait_for('count(up{job=~"serve_.*|library_.*"} == 1)', lambda v: v == 6, 30.0)
         yield prom

@@ -21,16 +21,25 @@ class ScriptedError(Exception):
     pass
 
 
+@pytest.fixture(params=["prometheus-2", "prometheus-3"])
+def prom(request: pytest.FixtureRequest) -> Prometheus:
+    """Debian's Prometheus 2.42, then Prometheus 3 (the session fixtures of conftest.py)."""
+    name = "prometheus" if request.param == "prometheus-2" else "prometheus3"
+    found: Prometheus = request.getfixturevalue(name)
+    return found
+
+
 @pytest.fixture
-def bot(prometheus: Prometheus) -> Iterator[tt.Telemetry]:
+def bot(prom: Prometheus) -> Iterator[tt.Telemetry]:
     clock = tt.ManualClock()
     telemetry = tt.Telemetry(namespace=NS, serve=False, clock=clock)
     yield telemetry
-    prometheus.source.current = None
+    prom.source.current = None
     telemetry.shutdown()
 
 
-def test_scripted_cycles_are_queryable(prometheus: Prometheus, bot: tt.Telemetry) -> None:
+def test_scripted_cycles_are_queryable(prom: Prometheus, bot: tt.Telemetry) -> None:
+    prometheus = prom
     clock = bot.clock
     assert isinstance(clock, tt.ManualClock)
     # 10 cycles: durations 0.3, 0.6, ... 3.0 s; cycles 4 and 8 raise.
@@ -104,7 +113,8 @@ def test_scripted_cycles_are_queryable(prometheus: Prometheus, bot: tt.Telemetry
     assert prometheus.scalar(f'{NS}_cycle_duration_seconds_bucket{{le="2.0"}}') == 6.0
 
 
-def test_values_follow_the_bot_between_scrapes(prometheus: Prometheus, bot: tt.Telemetry) -> None:
+def test_values_follow_the_bot_between_scrapes(prom: Prometheus, bot: tt.Telemetry) -> None:
+    prometheus = prom
     bot.record_account(equity=100.0)
     prometheus.install(bot)
     assert prometheus.scalar(f"{NS}_equity") == 100.0
@@ -116,7 +126,8 @@ def test_values_follow_the_bot_between_scrapes(prometheus: Prometheus, bot: tt.T
     )
 
 
-def test_exemplars_reach_prometheus(prometheus: Prometheus, bot: tt.Telemetry) -> None:
+def test_exemplars_reach_prometheus(prom: Prometheus, bot: tt.Telemetry) -> None:
+    prometheus = prom
     tracer = TracerProvider().get_tracer("bot")
     clock = bot.clock
     assert isinstance(clock, tt.ManualClock)

@@ -24,9 +24,11 @@ def demo_exposition(namespace: str, reader: str) -> bytes:
         telemetry.shutdown()
 
 
-def promtool_check(exposition: bytes) -> subprocess.CompletedProcess[str]:
+def promtool_check(
+    exposition: bytes, binary: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [require_tool("promtool"), "check", "metrics"],
+        [binary or require_tool("promtool"), "check", "metrics"],
         input=exposition.decode(),
         capture_output=True,
         text=True,
@@ -36,8 +38,8 @@ def promtool_check(exposition: bytes) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("reader", ["native", "otel-prometheus"])
-def test_promtool_passes_except_the_documented_latency_ms(reader: str) -> None:
-    result = promtool_check(demo_exposition("coinbase_trader", reader))
+def test_promtool_passes_except_the_documented_latency_ms(reader: str, promtool_path: str) -> None:
+    result = promtool_check(demo_exposition("coinbase_trader", reader), promtool_path)
     findings = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     tolerated = {f"coinbase_trader_{s.name}" for s in CATALOGUE if s.lint_exception}
     assert result.returncode in (0, 3), findings  # 1 would be a parse error
@@ -46,7 +48,7 @@ def test_promtool_passes_except_the_documented_latency_ms(reader: str) -> None:
         assert finding.split()[0] in tolerated, finding
 
 
-def test_promtool_flags_what_it_should() -> None:
+def test_promtool_flags_what_it_should(promtool_path: str) -> None:
     # The checker itself is live: an exposition with a bad counter name fails.
     bad = b"# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests 1\n"
-    assert promtool_check(bad).returncode == 3
+    assert promtool_check(bad, promtool_path).returncode == 3

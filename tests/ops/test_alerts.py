@@ -83,9 +83,9 @@ def write(
     return directory
 
 
-def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def promtool(*args: str, cwd: Path, binary: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [require_tool("promtool"), *args],
+        [binary or require_tool("promtool"), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -120,12 +120,14 @@ def github_anchors(markdown: str) -> set[str]:
 
 
 @pytest.mark.parametrize("case", list(OPTIONS))
-def test_rendered_rules_pass_promtool_check_and_unit_tests(tmp_path: Path, case: str) -> None:
+def test_rendered_rules_pass_promtool_check_and_unit_tests(
+    tmp_path: Path, case: str, promtool_path: str
+) -> None:
     directory = write(tmp_path, OPTIONS[case])
-    checked = promtool("check", "rules", "alerts.yml", cwd=directory)
+    checked = promtool("check", "rules", "alerts.yml", cwd=directory, binary=promtool_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"SUCCESS: {len(ALERT_RUNBOOKS)} rules found" in checked.stdout
-    tested = promtool("test", "rules", "alerts_test.yml", cwd=directory)
+    tested = promtool("test", "rules", "alerts_test.yml", cwd=directory, binary=promtool_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "SUCCESS" in tested.stdout
 
@@ -205,7 +207,7 @@ def test_hand_edited_rules_fail_their_tests(tmp_path: Path, alert: str, edit: An
     assert f"alertname: {alert}" in result.stdout + result.stderr
 
 
-def test_template_functions_match_prometheus(tmp_path: Path) -> None:
+def test_template_functions_match_prometheus(tmp_path: Path, promtool_path: str) -> None:
     # The expected annotations are expanded in Python: check those functions against the real
     # template engine on awkward values.
     values = [0.0, 0.000123, 0.25, 1.0, 7 / 60, 3.0508474576271185, 59.99, 90.5, 4321.0, 90061.0]
@@ -243,7 +245,7 @@ def test_template_functions_match_prometheus(tmp_path: Path) -> None:
     }
     (tmp_path / "rules.yml").write_text(dump_yaml(rules))
     (tmp_path / "tests.yml").write_text(dump_yaml(tests))
-    result = promtool("test", "rules", "tests.yml", cwd=tmp_path)
+    result = promtool("test", "rules", "tests.yml", cwd=tmp_path, binary=promtool_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

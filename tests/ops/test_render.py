@@ -185,8 +185,8 @@ def test_slow_scrape_interval_keeps_the_default_timeout() -> None:
 # --- alerts.yml and alerts_test.yml -------------------------------------------------------
 
 
-def test_rules_pass_promtool_check_and_unit_tests(rendered: Path) -> None:
-    promtool = require_tool("promtool")
+def test_rules_pass_promtool_check_and_unit_tests(rendered: Path, promtool_path: str) -> None:
+    promtool = promtool_path
     checked = run(promtool, "check", "rules", "alerts.yml", cwd=rendered)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = run(promtool, "test", "rules", "alerts_test.yml", cwd=rendered)
@@ -194,14 +194,16 @@ def test_rules_pass_promtool_check_and_unit_tests(rendered: Path) -> None:
     assert "SUCCESS" in tested.stdout
 
 
-def test_rule_tests_fail_against_rules_with_a_broken_threshold(rendered: Path) -> None:
+def test_rule_tests_fail_against_rules_with_a_broken_threshold(
+    rendered: Path, promtool_path: str
+) -> None:
     # The tests pin the numbers: rules rendered from other thresholds do not pass them.
     broken = OpsOptions(
         namespace="coinbase_trader",
         thresholds=Thresholds(daily_loss_warning_ratio=0.95, staleness_warning_seconds=20.0),
     )
     (rendered / "alerts.yml").write_text(render_files(broken)["alerts.yml"])
-    tested = run(require_tool("promtool"), "test", "rules", "alerts_test.yml", cwd=rendered)
+    tested = run(promtool_path, "test", "rules", "alerts_test.yml", cwd=rendered)
     assert tested.returncode != 0
     assert "FAILED" in tested.stdout + tested.stderr
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ..config import Thresholds, load_thresholds
 from ..errors import ConfigurationError
-from ..ops.options import DEFAULT_RUNBOOK_BASE, OpsOptions
+from ..ops.options import DEFAULT_RUNBOOK_BASE, MODES, OpsOptions
 
 __all__ = ["options_from_args", "register"]
 
@@ -43,6 +43,8 @@ def options_from_args(args: argparse.Namespace) -> OpsOptions:
         client_key_file=args.client_key,
         basic_auth_user=args.basic_auth_user,
         basic_auth_password_file=args.basic_auth_password_file,
+        mode=args.mode,
+        remote_write_url=args.remote_write,
     )
 
 
@@ -119,6 +121,21 @@ def register(commands: Any) -> None:
         default=DEFAULT_RUNBOOK_BASE,
         metavar="URL",
         help="URL of docs/runbooks.md that runbook_url annotations link to",
+    )
+    fleet = render.add_argument_group("a fleet past one machine (docs/ops.md)")
+    fleet.add_argument(
+        "--mode",
+        choices=MODES,
+        default="server",
+        help="server: one prometheus.yml scrapes every target (default); agent: a Prometheus "
+        "agent config per target host, remote-writing to --remote-write, and receiver.yml",
+    )
+    fleet.add_argument(
+        "--remote-write",
+        default=None,
+        metavar="URL",
+        help="the central receiver's remote-write URL (agent mode), e.g. "
+        "http://central:9090/api/v1/write",
     )
     secure = render.add_argument_group(
         "a bot behind TLS and basic auth (its web_config); paths as Prometheus sees them"

@@ -14,8 +14,13 @@ arithmetic Prometheus does, which gives three evaluation times:
 * **firing**: ``for`` has elapsed. The alert fires with its exact labels and its annotations
   expanded the way Prometheus expands them.
 
-Counters start at 0 and evaluations fall on sample times, so ``increase()`` needs no
-extrapolation and the expected values are exact.
+Counters start at 0 and evaluations fall on sample times, so the expected values are exact on
+Prometheus 2 and 3 alike, although Prometheus 3 made range selectors left-open (a sample exactly
+one window old is no longer in ``[window]``; ``increase()`` extrapolates over that step instead):
+a counter that grows linearly extrapolates to the same value, and one whose first sample in the
+window is 0 is not extrapolated at all. The cycle-duration share is the one ratio whose counters
+change slope inside a window, so its scenario fires within the first window (see
+:func:`_slow_share`).
 """
 
 from __future__ import annotations
@@ -52,10 +57,18 @@ _LIMIT = 1000.0
 #: Label values of the series a signal groups by, and of the decoys beside them.
 _SAMPLE = {"symbol": "BTC-PERP", "stream": "user"}
 _DECOY = {"symbol": "ETH-PERP", "outcome": "ok"}
-_FAST_CYCLE = 0.01
 
 Labels = dict[str, str]
 Condition = Callable[[int], float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """A signal's window and its rule's ``for``, in steps of ``step_ms``."""
+
+    window: int
+    hold: int
+    step_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +121,7 @@ def _test_group(definition: AlertDefinition, options: OpsOptions, step: int) -> 
     base = {"instance": instance, "job": signal.job}
     hold = definition.hold_ms // step
     window = signal.window_ms // step
-    scenario = _scenario(signal, base, step, _ONSET + 2 * window + hold + 10)
+    scenario = _scenario(signal, base, step, _ONSET + 2 * window + hold + 10, hold)
     onset = next(
         (k for k in range(1, len(scenario.series[0][1])) if scenario.condition(k) is not None), 0
     )
@@ -173,7 +186,7 @@ def _compare(op: str, value: float, level: float) -> bool:
     return value == level
 
 
-def _scenario(signal: Signal, base: Labels, step: int, length: int) -> _Scenario:
+def _scenario(signal: Signal, base: Labels, step: int, length: int, hold: int) -> _Scenario:
     # Series of `length` steps of `step` ms.
     window = signal.window_ms // step
     if signal.kind == "gauge":
@@ -181,8 +194,8 @@ def _scenario(signal: Signal, base: Labels, step: int, length: int) -> _Scenario
     if signal.kind == "ratio":
         return _ratio(signal, base, length)
     if signal.kind == "increase":
-        return _increase(signal, base, window, length)
-    return _slow_share(signal, base, window, length)
+        return _increase(signal, base, _Timing(window, hold, step), length)
+    return _slow_share(signal, base, _Timing(window, hold, step), length)
 
 
 def _levels(
@@ -245,53 +258,143 @@ def _counter(increments: Callable[[int], float], length: int) -> list[float]:
     return values
 
 
-def _increase(signal: Signal, base: Labels, window: int, length: int) -> _Scenario:
+def _ramp(per_step: int, length: int) -> list[float]:
+    return _counter(lambda k: per_step if k >= _ONSET else 0, length)
+
+
+def _increase(signal: Signal, base: Labels, timing: _Timing, length: int) -> _Scenario:
+    # A counter growing by a constant step from _ONSET: increase() of a straight line is the
+    # same on Prometheus 2 and 3 (see the module docstring), but in floating point the
+    # extrapolation Prometheus 3 does can land a bit off (30.000000000000004); the first step
+    # size whose checked values are the same to the bit on both is taken.
     level = signal.threshold
-    per_step = max(1, math.ceil(2 * level / window))
+    window = timing.window
     labels = {"__name__": signal.metric, **base, **dict(signal.matchers),
               **{k: _SAMPLE[k] for k in signal.by}}  # fmt: skip
-    values = _counter(lambda k: per_step if k >= _ONSET else 0, length)
+    first = max(1, math.ceil(2 * level / window))
+    for per_step in range(first, first + 64):
+        values = _ramp(per_step, length)
+        deltas = [
+            [_extrapolated_increase(values, k, timing, left_open) for k in range(length)]
+            for left_open in (False, True)
+        ]
+        if _same_alert(deltas, signal, timing.hold):
+            break
+    else:
+        raise RuntimeError(f"{signal.expr()!r}: no counter holds on Prometheus 2 and 3 alike")
     series: list[tuple[Labels, list[float]]] = [(labels, values)]
     for name, _ in signal.matchers:  # what the matcher excludes counts fast and never alerts
         excluded = {**labels, name: _DECOY.get(name, "other")}
         series.append((excluded, _counter(lambda _k: math.ceil(level), length)))
 
+    closed = deltas[0]
+
     def condition(k: int) -> float | None:
-        delta = values[k] - values[max(0, k - window)]
-        return delta if _compare(signal.op, delta, level) else None
+        delta = closed[k]
+        return delta if delta is not None and _compare(signal.op, delta, level) else None
 
     result = {**base, **{k: _SAMPLE[k] for k in signal.by}}
     return _Scenario(series, condition, result, keeps_name=None)
 
 
-def _slow_share(signal: Signal, base: Labels, window: int, length: int) -> _Scenario:
-    # One cycle per step: fast, then a window of cycles exactly at the edge (not slower than
-    # it), then cycles in the next bucket up (slower).
+def _slow_share(signal: Signal, base: Labels, timing: _Timing, length: int) -> _Scenario:
+    # One cycle per step from step 1: first `edge_cycles` exactly at the edge (not slower than
+    # it), then cycles in the next bucket up (slower). Unlike the other counters, the edge
+    # bucket changes slope inside a window, where Prometheus 2 (closed ranges) and 3 (left-open:
+    # the sample one window old is out, and increase() extrapolates over that step) give other
+    # shares. So the scenario is checked against both, step by step, with Prometheus' own
+    # extrapolation: the same quiet and onset steps, held on both until it fires, and the same
+    # exact value where the tests read it (the onset falls in the first window, where every
+    # counter's first sample is 0 and nothing is extrapolated; the pending and firing steps there
+    # too, or past the slope change, where the share is 1).
     edge = signal.bucket
     above = [e for e in CYCLE_BUCKETS if e > edge]
     slow = above[0] if above else edge + 1
-    durations = [0.0] + [_FAST_CYCLE if k < _ONSET else edge if k < _ONSET + window else slow
-                         for k in range(1, length)]  # fmt: skip
+    window, hold = timing.window, timing.hold
     count = _counter(lambda _k: 1, length)
+    for edge_cycles in range(window - 1, 0, -1):  # the most edge cycles: the tightest test
+        durations = [0.0] + [edge if k <= edge_cycles else slow for k in range(1, length)]
+        buckets: dict[float, list[float]] = {}
+        for bound in (*CYCLE_BUCKETS, math.inf):
+            at_most = [1.0 if d <= bound else 0.0 for d in durations]
+            buckets[bound] = _counter(at_most.__getitem__, length)
+        shares = [
+            [_share(count, buckets[edge], k, timing, left_open) for k in range(length)]
+            for left_open in (False, True)
+        ]
+        if _same_alert(shares, signal, hold):
+            break
+    else:
+        raise RuntimeError(
+            f"{signal.expr()!r}: no scenario holds on Prometheus 2 and 3 alike "
+            f"(window {window} steps, for {hold} steps)"
+        )
     series: list[tuple[Labels, list[float]]] = []
-    buckets: dict[float, list[float]] = {}
-    for bound in (*CYCLE_BUCKETS, math.inf):
-        at_most = [1.0 if d <= bound else 0.0 for d in durations]
-        buckets[bound] = _counter(at_most.__getitem__, length)
+    for bound, values in buckets.items():
         le = "+Inf" if bound == math.inf else repr(float(bound))
-        series.append(({"__name__": f"{signal.metric}_bucket", **base, "le": le}, buckets[bound]))
+        series.append(({"__name__": f"{signal.metric}_bucket", **base, "le": le}, values))
     series.append(({"__name__": f"{signal.metric}_count", **base}, count))
+    closed = shares[0]
 
     def condition(k: int) -> float | None:
-        start = max(0, k - window)
-        total = count[k] - count[start]
-        fast = buckets[edge][k] - buckets[edge][start]
-        if total <= 0:
-            return None
-        share = (total - fast) / total
-        return share if _compare(signal.op, share, signal.threshold) else None
+        share = closed[k]
+        return share if share is not None and _compare(signal.op, share, signal.threshold) else None
 
     return _Scenario(series, condition, dict(base), keeps_name=None)
+
+
+def _same_alert(shares: list[list[float | None]], signal: Signal, hold: int) -> bool:
+    # Both semantics: the same first step where the condition holds (after one where it holds on
+    # neither), held through `for`, and equal values at the pending and firing steps.
+    def holds(share: float | None) -> bool:
+        return share is not None and _compare(signal.op, share, signal.threshold)
+
+    closed, left_open = shares
+    onsets = {next((k for k, v in enumerate(values) if holds(v)), -1) for values in shares}
+    if len(onsets) != 1:
+        return False
+    [onset] = onsets
+    firing = onset + hold
+    if onset < _ONSET or firing >= len(closed):
+        return False
+    if not all(holds(closed[k]) and holds(left_open[k]) for k in range(onset, firing + 1)):
+        return False
+    return all(closed[k] == left_open[k] for k in (firing - 1, firing))
+
+
+def _share(
+    count: list[float], bucket: list[float], k: int, timing: _Timing, left_open: bool
+) -> float | None:
+    total = _extrapolated_increase(count, k, timing, left_open)
+    fast = _extrapolated_increase(bucket, k, timing, left_open)
+    if total is None or fast is None or total == 0:
+        return None
+    return (total - fast) / total
+
+
+def _extrapolated_increase(
+    values: list[float], k: int, timing: _Timing, left_open: bool
+) -> float | None:
+    """``increase(x[window])`` at step ``k`` of a counter sampled every step, as Prometheus
+    computes it (``extrapolatedRate``, in seconds and in the same floating-point order): over
+    the closed range ``[k - window, k]`` (Prometheus 2) or the left-open ``(k - window, k]``
+    (Prometheus 3). The counters here start at 0 at step 0, so the two versions' orders of the
+    zero clamp and the extrapolation threshold agree."""
+    window = timing.window
+    first_step = max(0, k - window + (1 if left_open else 0))
+    if k - first_step < 1:
+        return None
+    step = timing.step_ms
+    first, last = values[first_step], values[k]
+    result = last - first
+    sampled = (k - first_step) * step / 1000
+    average = sampled / (k - first_step)
+    to_start = (first_step - (k - window)) * step / 1000
+    if to_start >= average * 1.1:
+        to_start = average / 2
+    if result > 0 and first >= 0:
+        to_start = min(to_start, sampled * (first / result))
+    return result * ((sampled + to_start) / sampled)
 
 
 # --- text ----------------------------------------------------------------------------------

@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 from ..config import Thresholds, load_thresholds, namespace_problem
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_RUNBOOK_BASE", "OpsOptions", "load_thresholds"]
+__all__ = ["DEFAULT_RUNBOOK_BASE", "MODES", "OpsOptions", "load_thresholds"]
 
 _JOB_RE = re.compile(r"[a-zA-Z0-9_.:-]+")  # fullmatch: "$" lets a newline end it
 _TARGET_RE = re.compile(r"[^\s/]+:[0-9]{1,5}")
+_URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")  # fullmatch
+#: ``server``: one Prometheus scrapes every target; ``agent``: a Prometheus agent per fleet host
+#: remote-writes to a central receiver (see :mod:`trader_telemetry.ops.agent`).
+MODES = ("server", "agent")
 
 #: Where rendered ``runbook_url`` annotations point; a section anchor is appended.
 DEFAULT_RUNBOOK_BASE = (
@@ -45,6 +49,10 @@ class OpsOptions:
         basic_auth_user: The user of the bot's ``basic_auth_users`` (with
             ``basic_auth_password_file``: the password never goes into a rendered file).
         basic_auth_password_file: A file holding that user's password, as Prometheus sees it.
+        mode: ``server`` (one Prometheus scrapes the targets) or ``agent`` (an agent config per
+            fleet host, remote-writing to ``remote_write_url``, and the central receiver's).
+        remote_write_url: The central receiver's remote-write URL (agent mode only), e.g.
+            ``http://central:9090/api/v1/write``.
 
     Example:
         >>> OpsOptions(namespace="coinbase_trader").job
@@ -65,6 +73,8 @@ class OpsOptions:
     client_key_file: str | None = None
     basic_auth_user: str | None = None
     basic_auth_password_file: str | None = None
+    mode: str = "server"
+    remote_write_url: str | None = None
 
     def __post_init__(self) -> None:
         if (problem := namespace_problem(self.namespace)) is not None:
@@ -83,6 +93,7 @@ class OpsOptions:
         if self.targets and self.targets_file:
             raise ConfigurationError("OpsOptions: give targets or targets_file, not both")
         self._check_security()
+        self._check_mode()
         if self.scrape_interval_seconds < 1:
             raise ConfigurationError(
                 "OpsOptions.scrape_interval_seconds must be >= 1, "
@@ -102,6 +113,21 @@ class OpsOptions:
         if bool(self.basic_auth_user) != bool(self.basic_auth_password_file):
             raise ConfigurationError(
                 "OpsOptions: basic_auth_user and basic_auth_password_file go together"
+            )
+
+    def _check_mode(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigurationError(
+                f"OpsOptions.mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+            )
+        url = self.remote_write_url
+        if self.mode == "agent" and url is None:
+            raise ConfigurationError("OpsOptions: mode agent needs remote_write_url")
+        if self.mode != "agent" and url is not None:
+            raise ConfigurationError("OpsOptions: remote_write_url is for mode agent")
+        if url is not None and not _URL_RE.fullmatch(url):
+            raise ConfigurationError(
+                f"OpsOptions.remote_write_url must be an http(s) URL, got {url!r}"
             )
 
     @property

@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..config import Thresholds
+from .agent import agent_configs, receiver_config
 from .alert_tests import alert_rule_tests
 from .alerts import alert_rules
 from .grafana import DASHBOARD_FILE, DASHBOARDS_DIR, grafana_files
@@ -59,6 +60,8 @@ def render_command(options: OpsOptions, out: str = "DIR") -> str:
         parts.append(f"--scrape-interval {options.scrape_interval_seconds}")
     if options.runbook_base != DEFAULT_RUNBOOK_BASE:
         parts.append(f"--runbook-base {options.runbook_base}")
+    if options.mode != "server":
+        parts.append(f"--mode {options.mode} --remote-write {options.remote_write_url}")
     return " ".join(parts)
 
 
@@ -82,6 +85,8 @@ def render_files(options: OpsOptions) -> dict[str, str]:
          'docker-compose.yml', 'README.md']
     """
     alertmanager_target(options)  # validate before anything is built
+    if options.mode == "agent":
+        return _agent_files(options)
     header = _header(options)
     files: dict[str, str] = {
         "prometheus.yml": dump_yaml(prometheus_config(options), header=header),
@@ -99,6 +104,62 @@ def render_files(options: OpsOptions) -> dict[str, str]:
     files.update(sorted(grafana_files(options).items()))
     files["README.md"] = _readme(options, list(files))
     return files
+
+
+def _agent_files(options: OpsOptions) -> dict[str, str]:
+    # A fleet host runs only its agent; the receiver, rules and Alertmanager are central. The
+    # dashboard and compose bundle of server mode are for one machine and are not written.
+    header = _header(options)
+    files = {
+        path: dump_yaml(document, header=header)
+        for path, document in agent_configs(options).items()
+    }
+    files["receiver.yml"] = dump_yaml(receiver_config(options), header=header)
+    files["alerts.yml"] = dump_yaml(alert_rules(options), header=header)
+    files["alerts_test.yml"] = dump_yaml(
+        alert_rule_tests(options, rules_file="alerts.yml"), header=header
+    )
+    if options.alertmanager is not None:
+        files["alertmanager.yml"] = dump_yaml(alertmanager_config(options), header=header)
+    files["README.md"] = _agent_readme(options, list(files))
+    return files
+
+
+def _agent_readme(options: OpsOptions, paths: list[str]) -> str:
+    agents = [p for p in paths if p.startswith("agents/")]
+    lines = [
+        f"# Fleet agents for `{options.namespace}`",
+        "",
+        _paragraph(f"Rendered by `{render_command(options)}`; render again instead of editing."),
+        "",
+        _paragraph(
+            f"Each fleet host runs a Prometheus agent that scrapes its bots over 127.0.0.1 every "
+            f"{options.scrape_interval_seconds} s and remote-writes the samples to "
+            f"`{options.remote_write_url}`. The central receiver evaluates `alerts.yml`. "
+            f"Thresholds: {_thresholds_text(options)}."
+        ),
+        "",
+        *[
+            _item(f"- `{p}`: the agent of one host: `prometheus --agent --config.file={p}`")
+            for p in agents
+        ],
+        _item(
+            "- `receiver.yml`: the central Prometheus: `prometheus --config.file=receiver.yml "
+            "--web.enable-remote-write-receiver` (or Mimir, Thanos Receive, VictoriaMetrics "
+            "with `alerts.yml` loaded)"
+        ),
+        "- `alerts.yml`, `alerts_test.yml`: the rules and `promtool test rules alerts_test.yml`",
+        "",
+        "## Check",
+        "",
+        "```sh",
+        *[f"promtool check config --agent {p}" for p in agents],
+        "promtool check config receiver.yml",
+        "promtool test rules alerts_test.yml",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def write_files(options: OpsOptions, out_dir: str | os.PathLike[str]) -> list[Path]:
