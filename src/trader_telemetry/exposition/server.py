@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import re
 import socket
 import ssl
@@ -50,6 +51,10 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
 )
+_IN_USE = (
+    "address already in use by another live process; choose another port, port=0 for a free "
+    "one, or set TRADER_TELEMETRY_PORT"
+)
 _LINGER_SECONDS = 0.5  # after an error answer, read what the client still sends, this long
 _LINGER_BYTES = 1 << 20
 
@@ -72,7 +77,10 @@ class _RejectedError(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a second bot on the same port must fail, not share it
+    # On POSIX, SO_REUSEADDR lets a restarted bot bind past the TIME_WAIT connections its
+    # killed predecessor left (Prometheus keeps one open), yet never lets two live listeners
+    # share the port. On Windows it would allow exactly that sharing: off there.
+    allow_reuse_address = os.name == "posix"
     # socketserver's default backlog is 5: a burst of probes (or a busy bot that accepts late)
     # would see refused connections.
     request_queue_size = 128
@@ -394,7 +402,7 @@ class MetricsServer:
             self._httpd = server_class((host, port), _Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(host, port, "address already in use") from exc
+                raise PortInUseError(host, port, _IN_USE) from exc
             raise EndpointError(host, port, exc.strerror or str(exc)) from exc
         httpd = self._httpd
         httpd.source = source
