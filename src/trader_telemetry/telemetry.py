@@ -25,6 +25,7 @@ from .events import EventLog, MetricsFile
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
 from .exposition.webconfig import WebConfig, load_web_config
+from .health.liveness import Liveness
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
@@ -116,6 +117,7 @@ class Telemetry(RecordingCalls):
             else grace,
             monotonic=cfg.clock.monotonic,
         )
+        self._liveness = Liveness(self._state, cfg.clock, cfg.thresholds)
         self._pipeline = MetricPipeline(
             cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_samples
         )
@@ -255,6 +257,12 @@ class Telemetry(RecordingCalls):
         self._run_refresh_hooks()
         code, document = self._health.http_response(self.config.namespace, self.config.profile)
         return code, self._redactor.fields(document)  # check messages may quote a secret
+
+    def liveness_response(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON document) of ``GET /livez``: the loop heartbeat and the running
+        cycle's age only; 503 when the loop is dead or hung, never for a trading halt."""
+        self._run_refresh_hooks()
+        return self._liveness.http_response(self.config.namespace, self.config.profile)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the endpoint and release the reader; idempotent, returns within ``timeout``

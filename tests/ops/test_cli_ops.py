@@ -121,11 +121,13 @@ def test_no_alertmanager(tmp_path: Path) -> None:
         (["--thresholds", "inverted.json"], "must not exceed"),
     ],
 )
-def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_options_are_one_line_and_exit_64(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     (tmp_path / "unknown.toml").write_text("daily_loss_ratio = 0.8\n")
     (tmp_path / "inverted.json").write_text('{"staleness_warning_seconds": 60}')
     result = cli("--out", "out", *args, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 64, result.stderr
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith("trader-telemetry ops render: ")
@@ -141,9 +143,9 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], me
         ["--out", "o", "--alertmanager", "am:9093", "--no-alertmanager"],
     ],
 )
-def test_conflicting_or_missing_flags_exit_2(tmp_path: Path, args: list[str]) -> None:
+def test_conflicting_or_missing_flags_exit_64(tmp_path: Path, args: list[str]) -> None:
     result = cli(*args, cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert "error:" in result.stderr
     assert not (tmp_path / "o").exists()
 
@@ -177,5 +179,5 @@ def test_render_for_a_bot_behind_tls_and_basic_auth(tmp_path: Path) -> None:
         ["--scheme", "https", "--client-cert", "c.crt"],  # no key
     ):
         failed = cli("--out", str(tmp_path / "bad"), *bad, cwd=tmp_path)
-        assert failed.returncode == 2
+        assert failed.returncode == 64
         assert failed.stderr.count("\n") == 1

@@ -15,6 +15,7 @@ from typing import Any, Final
 from ..config import Thresholds
 from ..errors import ConfigurationError
 from ..ops.options import DEFAULT_RUNBOOK_BASE, OpsOptions, load_thresholds
+from .exits import EXIT_USAGE
 
 __all__ = ["options_from_args", "register"]
 
@@ -56,7 +57,7 @@ def _render(args: argparse.Namespace) -> int:
         paths = write_files(options, args.out)
     except ConfigurationError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except OSError as exc:
         print(f"{_PROG}: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1

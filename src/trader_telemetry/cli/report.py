@@ -17,6 +17,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..report import compute_daily_report, render_json, render_markdown, render_text
+from .exits import EXIT_USAGE
 
 __all__ = ["default_events_files", "register"]
 
@@ -113,16 +114,16 @@ def _command(args: argparse.Namespace) -> int:
         tz = _parse_tz(args.tz)
     except ValueError:
         print(f"{_PROG}: unknown --tz {args.tz!r}: expected UTC or an IANA name", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         day = _parse_date(args.date, tz)
     except ValueError:
         print(f"{_PROG}: invalid --date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     lookback = args.lookback_hours
     if not (lookback > 0 and lookback != float("inf")):
         print(f"{_PROG}: --lookback-hours must be positive, got {lookback}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     data_dir = Path(args.data_dir or Path("var", "data", args.namespace, args.profile))
     events_files = (
         [Path(p) for p in args.events_file] if args.events_file else default_events_files(data_dir)

@@ -43,7 +43,8 @@ _GZIP_MIN_BYTES = 1024
 _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 <h1>trader_telemetry</h1><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/metrics.json">/metrics.json</a></li>
-<li><a href="/health">/health</a></li>
+<li><a href="/health">/health</a></li><li><a href="/livez">/livez</a></li>
+<li><a href="/readyz">/readyz</a></li>
 </ul></body></html>
 """
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -51,6 +52,7 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
 )
+_PROBE_PATHS = ("/health", "/livez", "/readyz")
 _IN_USE = (
     "address already in use by another live process; choose another port, port=0 for a free "
     "one, or set TRADER_TELEMETRY_PORT"
@@ -65,6 +67,7 @@ class MetricsSource(Protocol):
     def render_metrics(self, accept: str | None = None) -> Exposition: ...
     def snapshot(self) -> dict[str, Any]: ...
     def health_response(self) -> tuple[int, dict[str, Any]]: ...
+    def liveness_response(self) -> tuple[int, dict[str, Any]]: ...
 
 
 class _RejectedError(Exception):
@@ -279,8 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             exposition = self.server.source.render_metrics(self.headers.get("Accept"))
             self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
-        elif path == "/health":
-            code, document = self.server.source.health_response()
+        elif path in ("/health", "/readyz", "/livez"):
+            source = self.server.source
+            # /livez: the loop only (what restarts a bot); /readyz and /health: every check.
+            answer = source.liveness_response if path == "/livez" else source.health_response
+            code, document = answer()
             payload = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
             self._send(HTTPStatus(code), payload, "application/json", head=head)
         elif path == "/metrics.json":
@@ -408,7 +414,7 @@ class MetricsServer:
         httpd.source = source
         httpd.limits = limits
         httpd.web = web
-        httpd.open_paths = frozenset({"/health"} if health_without_auth else ())
+        httpd.open_paths = frozenset(_PROBE_PATHS if health_without_auth else ())
         httpd.slots = threading.BoundedSemaphore(limits.max_connections)
         self.host = host
         self.port: int = httpd.server_address[1]
