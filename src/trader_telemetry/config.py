@@ -189,6 +189,9 @@ class TelemetryConfig:
             ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else HTTP.
         otlp_metrics_interval_seconds: Seconds between pushes; default from
             ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds), else 60.
+        handle_sigterm: On SIGTERM, flush the queued events and write the last
+            ``metrics.json`` before the process dies of it (see docs/health.md); only installed
+            when the bot has no SIGTERM handler of its own, and never replaces one.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -224,6 +227,7 @@ class TelemetryConfig:
     otlp_metrics_endpoint: str | None = None
     otlp_metrics_protocol: str | None = None
     otlp_metrics_interval_seconds: float | None = None
+    handle_sigterm: bool = True
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -287,6 +291,8 @@ class TelemetryConfig:
             object.__setattr__(self, "web_config", os.fspath(web))
         elif web is not None and (not isinstance(web, str) or not web.strip()):
             raise _fail(owner, "web_config", "a file path or None", web)
+        if not isinstance(self.handle_sigterm, bool):
+            raise _fail(owner, "handle_sigterm", "a bool", self.handle_sigterm)
         if not isinstance(self.health_without_auth, bool):
             raise _fail(owner, "health_without_auth", "a bool", self.health_without_auth)
         keys: object = self.redact_keys
@@ -373,7 +379,10 @@ class TelemetryConfig:
             values["port"] = convert("port", raw, int)
         if (raw := text("max_label_values")) is not None:
             values["max_label_values"] = convert("max_label_values", raw, int)
-        for name in ("serve", "target_info", "scope_labels", "health_without_auth", "otlp_metrics"):
+        for name in (
+            "serve", "target_info", "scope_labels", "health_without_auth", "otlp_metrics",
+            "handle_sigterm",
+        ):  # fmt: skip
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)
         if (raw := text("expected_cycle_interval_seconds")) is not None:

@@ -31,6 +31,7 @@ from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
 from .health.sources import builtin_checks
 from .instruments import Producer, register_observables
+from .lifecycle import ProcessHooks
 from .pipeline import METER_NAME, MetricPipeline
 from .readers import Exposition
 from .recording import RecordingCalls
@@ -177,6 +178,11 @@ class Telemetry(RecordingCalls):
             except BaseException:
                 self._abort_start()
                 raise
+        state = self._state
+        #: SIGTERM flush, at-fork hook, systemd notify (see :mod:`trader_telemetry.lifecycle`).
+        self._process_hooks = ProcessHooks(
+            self, handle_sigterm=cfg.handle_sigterm, progress=lambda: state.last_cycle_end
+        )
 
     def _abort_start(self) -> None:
         """Undo a construction that failed at the last step (a port in use): stop every thread
@@ -271,6 +277,7 @@ class Telemetry(RecordingCalls):
             if self._closed:
                 return
             self._closed = True
+        self._process_hooks.close()
         if self._server is not None:
             self._server.close(timeout=timeout / 3)
         if self._tracing is not None:
@@ -280,6 +287,20 @@ class Telemetry(RecordingCalls):
         if self._metrics_file is not None:
             self._metrics_file.close(timeout / 8)
         self._pipeline.release(timeout / 4)
+
+    def _forget_after_fork(self) -> None:
+        """In a child made by ``os.fork()``: let the parent's port and files go, write nothing,
+        and count the child's events as dropped (``reason="forked"``); see docs/reliability.md."""
+        self._closed = True
+        self._lifecycle_lock = threading.Lock()
+        self._state.lock = threading.Lock()  # another parent thread may have held it
+        self._process_hooks.forget()
+        if self._server is not None:
+            self._server.abandon()
+        if self._events is not None:
+            self._events.abandon("forked")
+        if self._metrics_file is not None:
+            self._metrics_file.close(0.0, write_last=False)
 
     @property
     def closed(self) -> bool:

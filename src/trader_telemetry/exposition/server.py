@@ -445,6 +445,13 @@ class MetricsServer:
         """Connections turned away because ``max_connections`` were already open."""
         return self._httpd.refused
 
+    def abandon(self) -> None:
+        """In a forked child: close the inherited listening socket (the serving thread is the
+        parent's and did not come along), so the child never holds the port."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._httpd.socket.close()
+
     def close(self, timeout: float = 2.0) -> None:
         """Stop serving and free the port; idempotent, bounded by ``timeout`` seconds."""
         if self._closed:
