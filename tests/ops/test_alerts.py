@@ -285,7 +285,8 @@ def test_every_rule_has_severity_group_summary_and_a_description_with_the_value(
 ) -> None:
     rules = rules_of(alert_rules(OPTIONS[case]))
     namespace = OPTIONS[case].namespace
-    assert [r["alert"] for r in rules] == [alert_name(name, namespace) for name, _ in ALERT_RUNBOOKS]
+    expected = [alert_name(name, namespace) for name, _ in ALERT_RUNBOOKS]
+    assert [r["alert"] for r in rules] == expected
     groups: dict[str, set[str]] = {}
     for rule in rules:
         assert rule["labels"]["severity"] in {"warning", "critical"}, rule

@@ -81,6 +81,7 @@ def alert_name(template: str, namespace: str) -> str:
     camel = "".join(part[:1].upper() + part[1:] for part in namespace.split("_"))
     return template.replace("{Namespace}", camel)
 
+
 #: ``ws_reconnects_hourly_warning`` counts over this window (the playbook's health check's hour).
 WS_RECONNECTS_WARNING_WINDOW_SECONDS = 3600
 
