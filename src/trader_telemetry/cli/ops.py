@@ -53,6 +53,7 @@ def _render(args: argparse.Namespace) -> int:
         # Imported here: only this command needs the rule, dashboard and compose builders, and
         # `trader-telemetry demo` or `health` should not pay for loading them.
         from ..ops.render import write_files  # noqa: PLC0415
+        from ..ops.stack import compose_warnings  # noqa: PLC0415
 
         paths = write_files(options, args.out)
     except ConfigurationError as exc:
@@ -63,6 +64,8 @@ def _render(args: argparse.Namespace) -> int:
         return 1
     for path in paths:
         print(path)
+    for warning in compose_warnings(options):
+        print(f"{_PROG}: warning: {warning}", file=sys.stderr)
     return 0
 
 
