@@ -134,6 +134,7 @@ class Telemetry(RecordingCalls):
         self._events: EventLog | None = None
         self._metrics_file: MetricsFile | None = None
         if cfg.data_dir is not None:
+            instruments.scrape_time.activate(Component.EVENTS)
             state = self._state
             self._events = EventLog(
                 cfg.data_dir,
@@ -207,6 +208,7 @@ class Telemetry(RecordingCalls):
         if slow_cycle_seconds is not None:
             config = replace(config, slow_cycle_seconds=slow_cycle_seconds)
         state = self._state
+        self._pipeline.instruments.scrape_time.activate(Component.TRACING)
         return CycleTracing(
             config,
             namespace=self.config.namespace,

@@ -108,6 +108,8 @@ class _Family:
     help: str
     unit: str
     lines: list[str] = field(default_factory=list)
+    #: A catalogue family: HELP and TYPE go out even before its first sample.
+    declared: bool = False
 
 
 class Renderer:
@@ -186,7 +188,9 @@ class Renderer:
         name = family.name
         target = families.get(name)
         if target is None:
-            target = families[name] = _Family(str(family.kind), name, family.help, family.unit)
+            target = families[name] = _Family(
+                str(family.kind), name, family.help, family.unit, declared=True
+            )
         lines = target.lines
         cache = self._direct_labels
         label_names = family.labels
@@ -303,7 +307,7 @@ class Renderer:
 
     @staticmethod
     def _write_family(family: _Family, out: list[str], *, openmetrics: bool) -> None:
-        if not family.lines:
+        if not family.lines and not family.declared:
             return
         help_text = escape_help(family.help, openmetrics=openmetrics)
         if openmetrics:
