@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
+from opentelemetry.sdk.trace import TracerProvider
 
 from .cardinality import LabelLimiter
 from .catalogue import Component
@@ -224,6 +225,14 @@ class Telemetry(RecordingCalls):
         """``http://host:port/metrics`` with the real port (useful with ``port=0``), or None when
         not serving."""
         return None if self._server is None else self._server.url + "/metrics"
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        """The OTel SDK tracer provider cycles are traced with (ours, or the one given in
+        ``TracingConfig``), or None without tracing. Spans the bot makes from it, or through the
+        global API after ``opentelemetry.trace.set_tracer_provider(telemetry.tracer_provider)``,
+        join the running cycle's trace and are kept or dropped with it (docs/tracing.md)."""
+        return None if self._tracing is None else self._tracing.provider
 
     @property
     def server_address(self) -> tuple[str, int] | None:

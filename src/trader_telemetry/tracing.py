@@ -231,9 +231,14 @@ class _ForcedIds(IdGenerator):
         return self._random.generate_span_id()
 
 
-def _mark_error(span: Span, exc: BaseException | None, *, detailed: bool) -> None:
+def _mark_error(
+    span: Span, exc: BaseException | None, *, detailed: bool, at_ns: int | None = None
+) -> None:
+    """Status ERROR and an ``exception`` event, stamped ``at_ns`` (when the exception was seen;
+    now by default). Cycles and phases re-raise what they record: ``exception.escaped`` is true
+    (a boolean; the SDK's own value is the string "False")."""
     if exc is not None and isinstance(exc, Exception):
-        span.record_exception(exc)
+        span.record_exception(exc, {"exception.escaped": True}, timestamp=at_ns, escaped=True)
         description = f"{type(exc).__name__}: {exc}" if detailed else type(exc).__name__
         span.set_status(Status(StatusCode.ERROR, description))
 
@@ -373,9 +378,10 @@ class CycleTracing:
         for phase in root.phases:
             ids.force(None, phase.span_id)
             child = self.tracer.start_span(phase.name, context=parent, start_time=phase.start_ns)
-            _mark_error(child, phase.error, detailed=False)
+            # Built after the fact: the event gets the time the phase ended with the exception.
+            _mark_error(child, phase.error, detailed=False, at_ns=phase.end_ns)
             child.end(end_time=phase.end_ns)
-        _mark_error(span, exc, detailed=True)
+        _mark_error(span, exc, detailed=True, at_ns=root.end_ns)
         span.end(end_time=root.end_ns)
 
     # ---------------------------------------------------------------- phases
