@@ -217,6 +217,8 @@ class Telemetry(RecordingCalls):
             default_slow_seconds=self.config.thresholds.cycle_duration_warning_seconds,
             on_drop=lambda reason, count: state.add(state.dropped_spans, reason, count),
             on_keep=lambda reason: state.add(state.kept_traces, reason, 1),
+            # The native reader keeps exemplars across scrapes: withdraw those of lost traces.
+            on_failed_traces=getattr(getattr(self.reader, "exemplars", None), "withdraw", None),
         )
 
     # ------------------------------------------------------------------ endpoint and lifecycle

@@ -116,9 +116,17 @@ class _CountingExporter(SpanExporter):
     """Passes spans to the real exporter and counts those it failed to send (collector down,
     a 4xx answer, a timeout) as dropped, so a lost trace never reads as exported."""
 
-    def __init__(self, inner: SpanExporter, on_drop: Callable[[str, int], None]) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        on_drop: Callable[[str, int], None],
+        on_failed_traces: Callable[[set[int]], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._on_drop = on_drop
+        # Told the trace ids of a failed batch: their exemplars must go (they would point at
+        # traces the back end never got).
+        self._on_failed_traces = on_failed_traces
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -127,6 +135,10 @@ class _CountingExporter(SpanExporter):
             result = SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self._on_drop("export_failed", len(spans))
+            if self._on_failed_traces is not None:
+                ids = {span.context.trace_id for span in spans if span.context is not None}
+                with contextlib.suppress(Exception):
+                    self._on_failed_traces(ids)
         return result
 
     def shutdown(self) -> None:
@@ -255,6 +267,7 @@ class CycleTracing:
         default_slow_seconds: float,
         on_drop: Any,
         on_keep: Any,
+        on_failed_traces: Callable[[set[int]], None] | None = None,
     ) -> None:
         self.config = config
         self.namespace = namespace
@@ -264,7 +277,7 @@ class CycleTracing:
         self._random = random.Random()
         self._random_lock = threading.Lock()
         exporter = config.exporter if config.exporter is not None else _otlp_exporter(config)
-        self._batch = BatchSpanProcessor(_CountingExporter(exporter, on_drop))
+        self._batch = BatchSpanProcessor(_CountingExporter(exporter, on_drop, on_failed_traces))
         self.processor = TailSamplingProcessor(
             self._batch,
             max_spans_per_trace=config.max_spans_per_trace,
