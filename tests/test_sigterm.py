@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.lifecycle import SigtermFlush
 
 from .bot_process import read_line, start_bot
 
@@ -93,12 +92,22 @@ def test_a_handler_of_the_bots_own_is_never_replaced(tmp_path: Path) -> None:
 
 
 def test_handle_sigterm_false_installs_nothing() -> None:
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    with tt.Telemetry(serve=False, handle_sigterm=False):
+    # In a fresh interpreter: other tests' live instances keep ours installed in this one.
+    script = """
+        import signal
+        import trader_telemetry as tt
+        from trader_telemetry.lifecycle import SigtermFlush
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    with tt.Telemetry(serve=False):
-        assert SigtermFlush.installed()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the last one out restores it
+        with tt.Telemetry(serve=False, handle_sigterm=False):
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with tt.Telemetry(serve=False):
+            assert SigtermFlush.installed()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the last one out restores it
+        print("ready", flush=True)
+    """
+    bot = start_bot(script)
+    out, err = bot.communicate(timeout=60)
+    assert (bot.returncode, out.strip()) == (0, "ready"), err
 
 
 def test_handle_sigterm_from_the_environment() -> None:
@@ -109,12 +118,16 @@ def test_handle_sigterm_from_the_environment() -> None:
 
 
 def test_a_handler_installed_by_the_bot_later_is_kept_at_shutdown() -> None:
-    def mine(signum: int, frame: object) -> None:
-        pass
-
-    try:
+    script = """
+        import signal
+        import trader_telemetry as tt
+        def mine(signum, frame):
+            pass
         with tt.Telemetry(serve=False):
             signal.signal(signal.SIGTERM, mine)
         assert signal.getsignal(signal.SIGTERM) is mine
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        print("ready", flush=True)
+    """
+    bot = start_bot(script)
+    out, err = bot.communicate(timeout=60)
+    assert (bot.returncode, out.strip()) == (0, "ready"), err

@@ -107,6 +107,8 @@ def _flush_all(instances: list[_Stoppable], timeout: float) -> None:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Flush every live instance (bounded), then die of SIGTERM as the default action would."""
+    # A second SIGTERM while flushing ends the process at once (the default action again).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     instances = SigtermFlush.live()
     logger.info("SIGTERM: flushing %d telemetry instance(s) before exiting", len(instances))
     # On a thread of its own: the signal may have interrupted the main thread inside a
@@ -119,5 +121,4 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     )
     flusher.start()
     flusher.join(FLUSH_SECONDS + 1.0)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
