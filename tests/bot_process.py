@@ -4,16 +4,17 @@ stopped by its own pid (a signal of the test's choice)."""
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["free_port", "read_line", "running_bot", "start_bot"]
+__all__ = ["free_port", "read_line", "running_bot", "start_bot", "unread_text"]
 
 
 def free_port() -> int:
@@ -39,14 +40,37 @@ def start_bot(script: str, env: dict[str, str] | None = None) -> subprocess.Pope
     )
 
 
+#: Bytes read past the last line handed out, per process (read_line reads the pipe itself:
+#: a TextIOWrapper would buffer lines that select() then never reports).
+_pending: dict[int, bytes] = {}
+
+
 def read_line(process: subprocess.Popen[str], timeout: float = 20.0) -> str:
     """The next line the bot prints, waiting at most ``timeout`` seconds ("" if it exits)."""
     assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    buffer = _pending.pop(process.pid, b"")
+    while b"\n" not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _pending[process.pid] = buffer
             raise TimeoutError(f"no line from the bot within {timeout} s")
-    return process.stdout.readline().strip()
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return buffer.decode().strip()
+        buffer += chunk
+    line, _, rest = buffer.partition(b"\n")
+    _pending[process.pid] = rest
+    return line.decode().strip()
+
+
+def unread_text(process: subprocess.Popen[str]) -> str:
+    """What :func:`read_line` read past its last line (add it to ``communicate()``'s output)."""
+    return _pending.pop(process.pid, b"").decode(errors="replace")
 
 
 @contextmanager

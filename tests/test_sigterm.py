@@ -15,7 +15,7 @@ import pytest
 
 import trader_telemetry as tt
 
-from .bot_process import read_line, start_bot
+from .bot_process import read_line, start_bot, unread_text
 
 # Every event is emitted, then its number printed: each printed number must be on disk.
 BOT = """
@@ -51,6 +51,7 @@ def run_until_signalled(tmp_path: Path, extra: str = "", before: str = "") -> tu
             last = next_number(bot)
         os.kill(bot.pid, signal.SIGTERM)
         out, _ = bot.communicate(timeout=30)
+        out = unread_text(bot) + out
     finally:
         if bot.poll() is None:
             bot.kill()
