@@ -45,16 +45,16 @@ class ProcessHooks:
                 )
 
     def close(self, timeout: float = 1.0) -> None:
-        """Withdraw from everything; tell systemd the bot is stopping (idempotent)."""
+        """Withdraw from the SIGTERM flush and the at-fork hook; stop the pings (idempotent)."""
         if self._sigterm:
             SigtermFlush.withdraw(self._instance)
         fork.untrack(self._instance)
         if self._watchdog is not None:
             self._watchdog.close(timeout)
             self._watchdog = None
-        if self._notifier is not None:
-            self._notifier.notify("STOPPING=1")
-            self._notifier = None
+        # No STOPPING=1 here: an instance may be replaced (configure() again) while the process
+        # goes on; the SIGTERM flush sends it, when the process really stops.
+        self._notifier = None
 
     def forget(self) -> None:
         """In a forked child: the watchdog thread and the notify socket are the parent's."""

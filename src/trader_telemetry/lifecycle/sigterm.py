@@ -23,6 +23,8 @@ import weakref
 from types import FrameType
 from typing import ClassVar, Protocol
 
+from .systemd import SystemdNotifier
+
 __all__ = ["SigtermFlush"]
 
 logger = logging.getLogger("trader_telemetry.lifecycle")
@@ -109,6 +111,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Flush every live instance (bounded), then die of SIGTERM as the default action would."""
     # A second SIGTERM while flushing ends the process at once (the default action again).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    notifier = SystemdNotifier.from_env()
+    if notifier is not None:
+        notifier.notify("STOPPING=1")
     instances = SigtermFlush.live()
     logger.info("SIGTERM: flushing %d telemetry instance(s) before exiting", len(instances))
     # On a thread of its own: the signal may have interrupted the main thread inside a

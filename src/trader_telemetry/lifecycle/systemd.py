@@ -5,7 +5,8 @@ in the abstract namespace). With ``Type=notify`` the unit counts as started once
 bound (``READY=1``); with ``WatchdogSec=`` systemd sets ``WATCHDOG_USEC`` and restarts the unit
 unless ``WATCHDOG=1`` arrives in time. The pings come from a background thread every half
 watchdog period, and only when a cycle completed since the previous ping: a hung or dead loop
-stops them, a loop halted on its loss limit that still cycles does not. Nothing here is on the
+stops them, a loop halted on its loss limit that still cycles does not. ``STOPPING=1`` goes out
+when SIGTERM starts the flush (:mod:`.sigterm`). Nothing here is on the
 bot's path, and a failed send is logged at debug level, never raised.
 """
 
