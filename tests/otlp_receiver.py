@@ -65,6 +65,10 @@ class ReceivedSpan:
     status_code: int  # 0 unset, 1 ok, 2 error
     events: list[str]  # event names, e.g. "exception"
     resource: dict[str, object]
+    start_ns: int = 0
+    end_ns: int = 0
+    #: (name, time in ns, attributes) of each event, in order.
+    event_records: tuple[tuple[str, int, dict[str, object]], ...] = ()
 
 
 def _any_value(value: AnyValue) -> object:
@@ -99,6 +103,12 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReceivedSpan]
                     status_code=int(span.status.code),
                     events=[event.name for event in span.events],
                     resource=dict(resource),
+                    start_ns=span.start_time_unix_nano,
+                    end_ns=span.end_time_unix_nano,
+                    event_records=tuple(
+                        (event.name, event.time_unix_nano, attributes_to_dict(event.attributes))
+                        for event in span.events
+                    ),
                 )
                 for span in scope_spans.spans
             )

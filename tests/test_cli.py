@@ -81,7 +81,7 @@ def test_demo_port_in_use_is_a_clear_error() -> None:
 
 
 def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
+    assert main([]) == 64
     assert "demo" in capsys.readouterr().err
 
 

@@ -311,19 +311,19 @@ def test_health_url(given: str, expected: str) -> None:
     "url", ["ftp://127.0.0.1/health", "file:///etc/passwd", "http://", "http://h:port/"]
 )
 def test_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str], url: str) -> None:
-    # 3 (no usable answer), not argparse's 2, which a probe would read as "unhealthy".
-    assert health("--url", url) == 3
+    # 64 (EX_USAGE), not argparse's 2, which a probe would read as "unhealthy".
+    assert health("--url", url) == 64
     assert "--url" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf", "soon"])
 def test_bad_timeout_is_a_usage_error(capsys: pytest.CaptureFixture[str], timeout: str) -> None:
-    assert health("--timeout", timeout) == 3
+    assert health("--timeout", timeout) == 64
     assert "--timeout" in capsys.readouterr().err
 
 
 def test_unknown_option_is_not_read_as_unhealthy(capsys: pytest.CaptureFixture[str]) -> None:
-    assert health("--bogus") == 3
+    assert health("--bogus") == 64
     assert "unrecognized arguments" in capsys.readouterr().err
 
 

@@ -197,7 +197,11 @@ def test_sigkill_mid_write_leaves_a_parseable_snapshot_and_whole_lines(tmp_path:
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as bot:
         assert bot.stdout is not None
         assert bot.stdout.readline().strip() == "ready"
-        time.sleep(1.0)
+        # Kill it mid-write once the writers have written something (polled, not slept: a busy
+        # machine flushes late).
+        deadline = time.monotonic() + 30
+        while not _written_enough(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.02)
         os.kill(bot.pid, signal.SIGKILL)
         bot.wait()
     snapshot = json.loads((tmp_path / "metrics.json").read_text())
@@ -207,6 +211,16 @@ def test_sigkill_mid_write_leaves_a_parseable_snapshot_and_whole_lines(tmp_path:
     assert len(whole) > 100
     for line in whole:
         json.loads(line)
+
+
+def _written_enough(data_dir: Path) -> bool:
+    """metrics.json holds a snapshot with equity, and events.jsonl more than 100 lines."""
+    try:
+        snapshot = json.loads((data_dir / "metrics.json").read_text())
+        lines = (data_dir / "events.jsonl").read_text().count("\n")
+    except (OSError, ValueError):
+        return False
+    return bool(snapshot["account_snapshot"]["equity"]) and lines > 100
 
 
 def test_transform_runs_off_the_bots_call_and_a_failure_drops_the_event(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -257,13 +258,17 @@ def test_client_hanging_up_mid_response_leaves_no_traceback(
 ) -> None:
     assert served.server_address is not None
     served.record_exposures({f"S{i}": float(i) for i in range(150)})  # a body of some size
+    before = threading.active_count()
     for _ in range(20):
         with socket.create_connection(served.server_address, timeout=5) as client:
             client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             client.setsockopt(
                 socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
             )
-    time.sleep(0.3)
+    # The server's connection threads have all seen the hang-ups and ended (polled).
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert served.metrics_url is not None
     assert get(served.metrics_url)[0] == 200  # still serving
     assert "Traceback" not in capfd.readouterr().err

@@ -350,5 +350,6 @@ def test_spans_from_request_decodes_every_attribute_kind() -> None:
             status_code=2,
             events=["exception"],
             resource={"service.name": "bot"},
+            event_records=(("exception", 0, {}),),
         )
     ]

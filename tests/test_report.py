@@ -450,10 +450,10 @@ def test_cli_output_no_save_and_formats(
     assert not (data_dir / "reports" / "daily_report_2026-11-25.txt").exists()
 
 
-def test_cli_bad_date_exits_2(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_date_exits_64(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for bad in ("2026-13-01", "yesterday", "2026-W48-3"):
         code = _run(["report", "daily", "--date", bad, "--data-dir", str(data_dir)])
-        assert code == 2
+        assert code == 64
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.count("\n") == 1
@@ -469,7 +469,7 @@ def test_cli_time_zone(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert window == {"start": "2026-11-24T15:00:00.000Z", "end": "2026-11-25T15:00:00.000Z",
                       "lookback_hours": 24.0, "timezone": "Asia/Tokyo"}  # fmt: skip
     code = _run(["report", "daily", "--tz", "Mars/Olympus", "--data-dir", str(data_dir)])
-    assert code == 2
+    assert code == 64
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1

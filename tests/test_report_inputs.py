@@ -1,5 +1,5 @@
 """``report daily`` on bad input, as a subprocess: each case's exit code and one-line message,
-and never a traceback (missing inputs exit 1, bad arguments 2, odd data is still a report)."""
+and never a traceback (missing inputs exit 1, bad arguments 64, odd data is still a report)."""
 
 from __future__ import annotations
 
@@ -115,20 +115,20 @@ def test_output_that_cannot_be_written_is_exit_1(data: Path) -> None:
         ([*DATE, "--thresholds", "bad.toml"], ["invalid --thresholds", "unknown field(s) nope"]),
     ],
 )
-def test_bad_arguments_are_a_one_line_error_exit_2(
+def test_bad_arguments_are_a_one_line_usage_error_exit_64(
     data: Path, args: list[str], parts: list[str]
 ) -> None:
     (data / "bad.toml").write_text("nope = 3\n")
     result = _report(*args, "--data-dir", ".", cwd=data)
-    _assert_one_line_error(result, 2, *parts)
+    _assert_one_line_error(result, 64, *parts)
 
 
-def test_bad_thresholds_variable_is_exit_2(data: Path) -> None:
+def test_bad_thresholds_variable_is_exit_64(data: Path) -> None:
     import os
 
     env = {**os.environ, "TRADER_TELEMETRY_THRESHOLDS": "nowhere.json"}
     result = _report(*DATE, "--data-dir", ".", cwd=data, env=env)
-    _assert_one_line_error(result, 2, "nowhere.json")
+    _assert_one_line_error(result, 64, "nowhere.json")
 
 
 def test_huge_lookback_reads_from_year_one(data: Path) -> None:

@@ -75,6 +75,9 @@ class MetricSpec:
     observable: bool = True
     #: A known ``promtool check metrics`` finding that is kept on purpose.
     lint_exception: str | None = None
+    #: The values of the (single) label known in advance: each series is exported from the
+    #: first scrape, at 0, so ``increase()`` sees the first event and dashboards read 0.
+    known_values: tuple[str, ...] = ()
 
     def full_name(self, namespace: str) -> str:
         """The exposition family name, e.g. ``coinbase_trader_cycles_total``."""
@@ -117,7 +120,10 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "prefer cycle_duration_seconds).",
         lint_exception="kept for the playbook's dashboards: promtool flags the _ms unit",
     ),
-    MetricSpec("cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",)),
+    MetricSpec(
+        "cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",),
+        known_values=("ok", "error"),
+    ),
     MetricSpec(
         "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",)
     ),
@@ -197,14 +203,17 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec(
         "telemetry_dropped_events_total", _C, "{event}", "Events dropped by the events writer.", ("reason",),
         component=Component.EVENTS,
+        known_values=("queue_full", "closed", "io_error", "transform_error", "forked"),
     ),
     MetricSpec(
         "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept for export by reason (failed exports count as dropped spans).", ("reason",),
         component=Component.TRACING,
+        known_values=("slow", "error", "sampled"),
     ),
     MetricSpec(
         "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps or by failed exports (reason export_failed).", ("reason",),
         component=Component.TRACING,
+        known_values=("too_many_open_traces", "trace_too_long", "export_failed"),
     ),
     MetricSpec(
         "exporter_source_age_seconds", _G, "s", "Seconds since the exporter's source file last changed.", ("file",),

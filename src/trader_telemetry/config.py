@@ -300,6 +300,9 @@ class TelemetryConfig:
         otlp_metrics_exponential_histograms: Push the histograms (cycle duration, phase
             duration, order latency) as OTLP exponential histograms, which Prometheus 3's OTLP
             receiver stores as native histograms; ``/metrics`` keeps the explicit buckets.
+        handle_sigterm: On SIGTERM, flush the queued events and write the last
+            ``metrics.json`` before the process dies of it (see docs/health.md); only installed
+            when the bot has no SIGTERM handler of its own, and never replaces one.
 
     Example:
         >>> cfg = TelemetryConfig(namespace="coinbase_trader", port=0)
@@ -336,6 +339,7 @@ class TelemetryConfig:
     otlp_metrics_protocol: str | None = None
     otlp_metrics_interval_seconds: float | None = None
     otlp_metrics_exponential_histograms: bool = False
+    handle_sigterm: bool = True
 
     def __post_init__(self) -> None:
         owner = "TelemetryConfig"
@@ -409,6 +413,8 @@ class TelemetryConfig:
             object.__setattr__(self, "web_config", os.fspath(web))
         elif web is not None and (not isinstance(web, str) or not web.strip()):
             raise _fail(owner, "web_config", "a file path or None", web)
+        if not isinstance(self.handle_sigterm, bool):
+            raise _fail(owner, "handle_sigterm", "a bool", self.handle_sigterm)
         if not isinstance(self.health_without_auth, bool):
             raise _fail(owner, "health_without_auth", "a bool", self.health_without_auth)
         keys: object = self.redact_keys
@@ -509,6 +515,7 @@ class TelemetryConfig:
             "health_without_auth",
             "otlp_metrics",
             "otlp_metrics_exponential_histograms",
+            "handle_sigterm",
         ):
             if (raw := text(name)) is not None:
                 values[name] = convert(name, raw, bool)

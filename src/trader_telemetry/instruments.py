@@ -155,7 +155,23 @@ class ScrapeTimeMetrics:
             for spec in CATALOGUE
             if spec.component in components and spec.observable
         ]
+        # The hot path's histograms: declared (HELP and TYPE) from the first scrape, before
+        # their first sample; their samples come through OTel.
+        self._declared = [
+            DirectFamily(
+                spec.full_name(namespace), spec.kind, spec.help, spec.unit, spec.labels, []
+            )
+            for spec in CATALOGUE
+            if spec.component in components and not spec.observable
+        ]
+        # Components in use: their families are declared (and their known series at 0) from
+        # the first scrape. The others (tracing off, no events log) show only what they record.
+        self._active = {Component.CORE, Component.HEALTH, Component.EXPORTER}
         self._local = threading.local()
+
+    def activate(self, component: Component) -> None:
+        """Declare ``component``'s families from the first scrape (it is in use)."""
+        self._active.add(component)
 
     @contextmanager
     def direct(self) -> Iterator[None]:
@@ -167,10 +183,13 @@ class ScrapeTimeMetrics:
             self._local.direct = False
 
     def families(self) -> list[DirectFamily]:
-        """Every metric's series now (a producer that fails is counted and skipped)."""
-        out = []
+        """Every metric's series now (a producer that fails is counted and skipped), and the
+        synchronous histograms' families, without samples (OTel's collection adds them)."""
+        out = list(self._declared)
         for spec, produce in self._specs:
             samples = self._produce(spec, produce)
+            if not samples and spec.component not in self._active:
+                continue
             out.append(
                 DirectFamily(
                     spec.full_name(self._namespace),
@@ -185,10 +204,14 @@ class ScrapeTimeMetrics:
 
     def _produce(self, spec: MetricSpec, produce: Producer) -> list[Sample]:
         try:
-            return produce()
+            samples = produce()
         except Exception as exc:  # noqa: BLE001 - a scrape must not fail on one metric
             self._monitor.fault(f"observe_{spec.name}", exc)
             return []
+        if spec.known_values and spec.component in self._active:
+            seen = {key for key, _ in samples}
+            samples += [((v,), 0) for v in spec.known_values if (v,) not in seen]
+        return samples
 
     def callback(
         self, spec: MetricSpec, produce: Producer

@@ -21,11 +21,13 @@ from .catalogue import Component
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
 from .errors import ConfigurationError
+from .health.liveness import Liveness
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
 from .health.sources import builtin_checks
 from .instruments import Producer, register_observables
+from .lifecycle import ProcessHooks
 from .pipeline import METER_NAME, MetricPipeline
 from .readers import Exposition
 from .recording import RecordingCalls
@@ -37,6 +39,8 @@ from .validation import ValueChecker
 from .version import package_version
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     # Imported where used: files, endpoint and tracing are not part of the light import.
     from .events import EventLog, MetricsFile
     from .exposition.server import MetricsServer
@@ -121,6 +125,7 @@ class Telemetry(RecordingCalls):
             else grace,
             monotonic=cfg.clock.monotonic,
         )
+        self._liveness = Liveness(self._state, cfg.clock, cfg.thresholds)
         self._pipeline = MetricPipeline(
             cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_samples
         )
@@ -164,6 +169,11 @@ class Telemetry(RecordingCalls):
             except BaseException:
                 self._abort_start()
                 raise
+        state = self._state
+        #: SIGTERM flush, at-fork hook, systemd notify (see :mod:`trader_telemetry.lifecycle`).
+        self._process_hooks = ProcessHooks(
+            self, handle_sigterm=cfg.handle_sigterm, progress=lambda: state.last_cycle_end
+        )
 
     def _abort_start(self) -> None:
         """Undo a construction that failed at the last step (a port in use): stop every thread
@@ -182,6 +192,8 @@ class Telemetry(RecordingCalls):
         if cfg.data_dir is None:
             return
         from .events import EventLog, MetricsFile  # noqa: PLC0415
+
+        self._pipeline.instruments.scrape_time.activate(Component.EVENTS)
 
         # The writer thread calls snapshot(): its import happens here, on the caller's
         # thread, never first on a background one.
@@ -230,6 +242,7 @@ class Telemetry(RecordingCalls):
         if slow_cycle_seconds is not None:
             config = replace(config, slow_cycle_seconds=slow_cycle_seconds)
         state = self._state
+        self._pipeline.instruments.scrape_time.activate(Component.TRACING)
         return CycleTracing(
             config,
             namespace=self.config.namespace,
@@ -237,6 +250,8 @@ class Telemetry(RecordingCalls):
             default_slow_seconds=self.config.thresholds.cycle_duration_warning_seconds,
             on_drop=lambda reason, count: state.add(state.dropped_spans, reason, count),
             on_keep=lambda reason: state.add(state.kept_traces, reason, 1),
+            # The native reader keeps exemplars across scrapes: withdraw those of lost traces.
+            on_failed_traces=getattr(getattr(self.reader, "exemplars", None), "withdraw", None),
         )
 
     # ------------------------------------------------------------------ endpoint and lifecycle
@@ -245,6 +260,14 @@ class Telemetry(RecordingCalls):
         """``http://host:port/metrics`` with the real port (useful with ``port=0``), or None when
         not serving."""
         return None if self._server is None else self._server.url + "/metrics"
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        """The OTel SDK tracer provider cycles are traced with (ours, or the one given in
+        ``TracingConfig``), or None without tracing. Spans the bot makes from it, or through the
+        global API after ``opentelemetry.trace.set_tracer_provider(telemetry.tracer_provider)``,
+        join the running cycle's trace and are kept or dropped with it (docs/tracing.md)."""
+        return None if self._tracing is None else self._tracing.provider
 
     @property
     def server_address(self) -> tuple[str, int] | None:
@@ -304,6 +327,12 @@ class Telemetry(RecordingCalls):
         # Check messages may quote a secret; their details may hold an overflowed figure.
         return code, self._finite_json(self._redactor.fields(document))
 
+    def liveness_response(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON document) of ``GET /livez``: the loop heartbeat and the running
+        cycle's age only; 503 when the loop is dead or hung, never for a trading halt."""
+        self._run_refresh_hooks()
+        return self._liveness.http_response(self.config.namespace, self.config.profile)
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the endpoint and release the reader; idempotent, returns within ``timeout``
         seconds. Recording calls made afterwards are ignored."""
@@ -312,6 +341,7 @@ class Telemetry(RecordingCalls):
                 return
             self._closed = True
         self._health.close()
+        self._process_hooks.close()
         if self._server is not None:
             self._server.close(timeout=timeout / 3)
         if self._tracing is not None:
@@ -321,6 +351,20 @@ class Telemetry(RecordingCalls):
         if self._metrics_file is not None:
             self._metrics_file.close(timeout / 8)
         self._pipeline.release(timeout / 4)
+
+    def _forget_after_fork(self) -> None:
+        """In a child made by ``os.fork()``: let the parent's port and files go, write nothing,
+        and count the child's events as dropped (``reason="forked"``); see docs/reliability.md."""
+        self._closed = True
+        self._lifecycle_lock = threading.Lock()
+        self._state.lock = threading.RLock()  # another parent thread may have held it
+        self._process_hooks.forget()
+        if self._server is not None:
+            self._server.abandon()
+        if self._events is not None:
+            self._events.abandon("forked")
+        if self._metrics_file is not None:
+            self._metrics_file.close(0.0, write_last=False)
 
     @property
     def closed(self) -> bool:

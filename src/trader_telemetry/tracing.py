@@ -116,9 +116,17 @@ class _CountingExporter(SpanExporter):
     """Passes spans to the real exporter and counts those it failed to send (collector down,
     a 4xx answer, a timeout) as dropped, so a lost trace never reads as exported."""
 
-    def __init__(self, inner: SpanExporter, on_drop: Callable[[str, int], None]) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        on_drop: Callable[[str, int], None],
+        on_failed_traces: Callable[[set[int]], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._on_drop = on_drop
+        # Told the trace ids of a failed batch: their exemplars must go (they would point at
+        # traces the back end never got).
+        self._on_failed_traces = on_failed_traces
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -127,6 +135,10 @@ class _CountingExporter(SpanExporter):
             result = SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self._on_drop("export_failed", len(spans))
+            if self._on_failed_traces is not None:
+                ids = {span.context.trace_id for span in spans if span.context is not None}
+                with contextlib.suppress(Exception):
+                    self._on_failed_traces(ids)
         return result
 
     def shutdown(self) -> None:
@@ -231,9 +243,14 @@ class _ForcedIds(IdGenerator):
         return self._random.generate_span_id()
 
 
-def _mark_error(span: Span, exc: BaseException | None, *, detailed: bool) -> None:
+def _mark_error(
+    span: Span, exc: BaseException | None, *, detailed: bool, at_ns: int | None = None
+) -> None:
+    """Status ERROR and an ``exception`` event, stamped ``at_ns`` (when the exception was seen;
+    now by default). Cycles and phases re-raise what they record: ``exception.escaped`` is true
+    (a boolean; the SDK's own value is the string "False")."""
     if exc is not None and isinstance(exc, Exception):
-        span.record_exception(exc)
+        span.record_exception(exc, {"exception.escaped": True}, timestamp=at_ns, escaped=True)
         description = f"{type(exc).__name__}: {exc}" if detailed else type(exc).__name__
         span.set_status(Status(StatusCode.ERROR, description))
 
@@ -250,6 +267,7 @@ class CycleTracing:
         default_slow_seconds: float,
         on_drop: Any,
         on_keep: Any,
+        on_failed_traces: Callable[[set[int]], None] | None = None,
     ) -> None:
         self.config = config
         self.namespace = namespace
@@ -259,7 +277,7 @@ class CycleTracing:
         self._random = random.Random()
         self._random_lock = threading.Lock()
         exporter = config.exporter if config.exporter is not None else _otlp_exporter(config)
-        self._batch = BatchSpanProcessor(_CountingExporter(exporter, on_drop))
+        self._batch = BatchSpanProcessor(_CountingExporter(exporter, on_drop, on_failed_traces))
         self.processor = TailSamplingProcessor(
             self._batch,
             max_spans_per_trace=config.max_spans_per_trace,
@@ -373,9 +391,10 @@ class CycleTracing:
         for phase in root.phases:
             ids.force(None, phase.span_id)
             child = self.tracer.start_span(phase.name, context=parent, start_time=phase.start_ns)
-            _mark_error(child, phase.error, detailed=False)
+            # Built after the fact: the event gets the time the phase ended with the exception.
+            _mark_error(child, phase.error, detailed=False, at_ns=phase.end_ns)
             child.end(end_time=phase.end_ns)
-        _mark_error(span, exc, detailed=True)
+        _mark_error(span, exc, detailed=True, at_ns=root.end_ns)
         span.end(end_time=root.end_ns)
 
     # ---------------------------------------------------------------- phases

@@ -20,7 +20,7 @@ def test_serve_defaults_to_loopback_port_9000() -> None:
 
 
 def test_serve_without_any_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--port", "0"]) == 2
+    assert main(["serve", "--port", "0"]) == 64
     assert "--metrics-file" in capsys.readouterr().err
 
 

@@ -68,7 +68,8 @@ def _by_reason(found: Samples, name: str, prefix: str = "") -> dict[str, int]:
         if sample == name:
             reason = prefix + dict(labels).get("reason", "")
             counts[reason] = counts.get(reason, 0) + int(value)
-    return counts
+    # Reasons known in advance are exported at 0 from the start: only what was counted matters.
+    return {reason: count for reason, count in counts.items() if count}
 
 
 def account(telemetry: tt.Telemetry, ledger: Ledger, *, data_dir: Path | None = None) -> Accounting:

@@ -89,7 +89,17 @@ def test_port_in_use_at_start_with_a_data_dir(
     bot = make_bot(live)
     stats = run_loop(bot, cycles=100)
     cycles = ledger_of(bot).calls["cycles_ok"] + ledger_of(bot).calls["cycles_error"]
-    time.sleep(0.05)
+
+    def count_on_disk() -> int:
+        try:
+            count: int = json.loads((tmp_path / "metrics.json").read_bytes())["cycle_metrics"][
+                "count"
+            ]
+        except (OSError, ValueError):
+            return -1
+        return count
+
+    wait_until(lambda: count_on_disk() == cycles, 10.0)  # the writer's next round, however late
     seen = []
     for _ in range(30):  # the loop is done: every read must show its cycles
         try:

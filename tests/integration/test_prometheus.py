@@ -152,6 +152,39 @@ def test_exemplars_reach_prometheus(prom: Prometheus, bot: tt.Telemetry) -> None
     assert float(found[0]["value"]) == 4.5
 
 
+def test_exemplar_survives_other_scrapes_before_prometheus(
+    prometheus: Prometheus, bot: tt.Telemetry
+) -> None:
+    """Someone's curl (text) and a second OpenMetrics scraper come first: Prometheus still
+    stores the exemplar (the SDK alone would have handed it to the first collection only)."""
+    tracer = TracerProvider().get_tracer("bot")
+    clock = bot.clock
+    assert isinstance(clock, tt.ManualClock)
+    with tracer.start_as_current_span("cycle") as span, bot.cycle_timer():
+        clock.advance(5.5)
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    assert "trace_id" not in bot.render_metrics().body.decode()  # curl, text format
+    other = bot.render_metrics("application/openmetrics-text; version=1.0.0").body.decode()
+    assert trace_id in other  # another OpenMetrics scraper sees it too
+    started = time.time() - 60
+    prometheus.install(bot)
+    deadline = time.monotonic() + 10
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        data = prometheus.api(
+            "/api/v1/query_exemplars",
+            query=f"{NS}_cycle_duration_seconds_bucket",
+            start=str(started),
+            end=str(time.time() + 60),
+        )
+        found = [
+            e for series in data for e in series["exemplars"] if e["labels"]["trace_id"] == trace_id
+        ]
+        time.sleep(0.25)
+    assert found, "the exemplar never reached Prometheus"
+    assert float(found[0]["value"]) == 5.5
+
+
 @pytest.mark.parametrize("reader", ["native", "otel-prometheus"])
 def test_both_readers_scrape_the_same_values(prometheus: Prometheus, reader: str) -> None:
     clock = tt.ManualClock()

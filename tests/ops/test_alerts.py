@@ -23,7 +23,12 @@ from trader_telemetry.ops.alert_tests import (
     go_humanize_duration,
     go_humanize_percentage,
 )
-from trader_telemetry.ops.alerts import ALERT_RUNBOOKS, alert_rules
+from trader_telemetry.ops.alerts import (
+    ALERT_RUNBOOKS,
+    EXPORTER_DOWN,
+    alert_name,
+    alert_rules,
+)
 from trader_telemetry.ops.options import OpsOptions
 from trader_telemetry.ops.yaml_text import dump_yaml
 
@@ -142,7 +147,7 @@ def test_rendered_rules_pass_promtool_check_and_unit_tests(
         ("cycle_duration_critical_seconds", 10.0, "CycleDurationCritical"),
         ("cycle_duration_slow_share", 0.2, "CycleDurationWarn"),
         ("cycle_errors_critical", 4, "CycleErrorsCritical"),
-        ("ws_reconnects_critical", 6, "WebsocketReconnectLoop"),
+        ("ws_reconnects_critical", 6, "WebSocketReconnectLoop"),
         ("expected_cycle_interval_seconds", 6.0, "LoopHeartbeatWarn"),
     ],
 )
@@ -260,7 +265,7 @@ def test_every_alert_links_to_an_existing_runbook_section() -> None:
         assert f"`{name}`" in RUNBOOKS.read_text(encoding="utf-8"), name
     options = OpsOptions(runbook_base="https://runbooks.example/trader.md")
     for rule in rules_of(alert_rules(options)):
-        anchor = dict(ALERT_RUNBOOKS)[rule["alert"]]
+        anchor = dict(ALERT_RUNBOOKS)[rule["alert"].replace("TraderExporterDown", EXPORTER_DOWN)]
         assert rule["annotations"]["runbook_url"] == f"https://runbooks.example/trader.md#{anchor}"
 
 
@@ -281,7 +286,9 @@ def test_every_rule_has_severity_group_summary_and_a_description_with_the_value(
     case: str,
 ) -> None:
     rules = rules_of(alert_rules(OPTIONS[case]))
-    assert [r["alert"] for r in rules] == [name for name, _ in ALERT_RUNBOOKS]
+    namespace = OPTIONS[case].namespace
+    expected = [alert_name(name, namespace) for name, _ in ALERT_RUNBOOKS]
+    assert [r["alert"] for r in rules] == expected
     groups: dict[str, set[str]] = {}
     for rule in rules:
         assert rule["labels"]["severity"] in {"warning", "critical"}, rule
@@ -356,6 +363,24 @@ def test_every_rule_has_a_quiet_a_pending_and_a_firing_case() -> None:
     assert tested == list(rules)
 
 
+def test_the_playbooks_alert_names_exactly() -> None:
+    """Alertmanager routes and silences match on ``alertname``: the playbook's names, exactly."""
+    playbook = {
+        "CoinbaseTraderExporterDown",
+        "WebSocketReconnectLoop",
+        "DailyLossGuardWarn",
+        "MarketDataStale",
+        "CircuitBreakerTriggered",
+    }
+    names = {r["alert"] for r in rules_of(alert_rules(OpsOptions(namespace="coinbase_trader")))}
+    assert playbook <= names
+    other = {r["alert"] for r in rules_of(alert_rules(OpsOptions(namespace="desk_bot_2")))}
+    assert "DeskBot2ExporterDown" in other
+    migration = (RUNBOOKS.parent / "migration.md").read_text(encoding="utf-8")
+    for name in playbook:
+        assert f"`{name}`" in migration, name
+
+
 def test_thresholds_are_written_as_people_write_them() -> None:
     rules = alert_rules(OpsOptions())
     assert rule_named(rules, "MarketDataStale")["expr"].endswith("> 10")
@@ -363,7 +388,7 @@ def test_thresholds_are_written_as_people_write_them() -> None:
     assert rule_named(rules, "CycleErrorsCritical")["expr"].endswith(">= 3")
     assert rule_named(rules, "AccountSnapshotAgeCritical")["expr"].endswith("> 1800")
     assert "[5m]" in rule_named(rules, "CycleErrorsWarn")["expr"]
-    assert "[1m]" in rule_named(rules, "WebsocketReconnectLoop")["expr"]
+    assert "[1m]" in rule_named(rules, "WebSocketReconnectLoop")["expr"]
     assert not [r["alert"] for r in rules_of(rules) if re.search(r"\d\.0\b(?!\")", r["expr"])]
     description = rule_named(rules, "AccountSnapshotAgeWarn")["annotations"]["description"]
     assert "(warning above 15m, critical above 30m)" in description
@@ -371,7 +396,7 @@ def test_thresholds_are_written_as_people_write_them() -> None:
 
 def test_playbook_rules_watch_the_scrape_job_and_the_loss_limit() -> None:
     rules = alert_rules(OpsOptions(namespace="coinbase_trader", job="cb-prod"))
-    assert rule_named(rules, "BotExporterDown")["expr"] == 'up{job="cb-prod"} == 0'
+    assert rule_named(rules, "CoinbaseTraderExporterDown")["expr"] == 'up{job="cb-prod"} == 0'
     warn = rule_named(rules, "DailyLossGuardWarn")
     assert "coinbase_trader_risk_daily_loss_limit" in warn["expr"]
     assert warn["labels"]["severity"] == "warning"

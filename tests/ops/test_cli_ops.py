@@ -15,6 +15,8 @@ from trader_telemetry.config import Thresholds
 from trader_telemetry.ops.options import OpsOptions
 from trader_telemetry.ops.render import render_files
 
+from ..conftest import require_tool
+
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADER_TELEMETRY_", "OTEL_"))}
@@ -121,11 +123,13 @@ def test_no_alertmanager(tmp_path: Path) -> None:
         (["--thresholds", "inverted.json"], "must not exceed"),
     ],
 )
-def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_options_are_one_line_and_exit_64(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     (tmp_path / "unknown.toml").write_text("daily_loss_ratio = 0.8\n")
     (tmp_path / "inverted.json").write_text('{"staleness_warning_seconds": 60}')
     result = cli("--out", "out", *args, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 64, result.stderr
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith("trader-telemetry ops render: ")
@@ -141,9 +145,9 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], me
         ["--out", "o", "--alertmanager", "am:9093", "--no-alertmanager"],
     ],
 )
-def test_conflicting_or_missing_flags_exit_2(tmp_path: Path, args: list[str]) -> None:
+def test_conflicting_or_missing_flags_exit_64(tmp_path: Path, args: list[str]) -> None:
     result = cli(*args, cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert "error:" in result.stderr
     assert not (tmp_path / "o").exists()
 
@@ -177,5 +181,39 @@ def test_render_for_a_bot_behind_tls_and_basic_auth(tmp_path: Path) -> None:
         ["--scheme", "https", "--client-cert", "c.crt"],  # no key
     ):
         failed = cli("--out", str(tmp_path / "bad"), *bad, cwd=tmp_path)
-        assert failed.returncode == 2
+        assert failed.returncode == 64
         assert failed.stderr.count("\n") == 1
+
+
+def test_loopback_target_warns_and_the_compose_copy_reaches_the_host(tmp_path: Path) -> None:
+    result = cli("--out", "out", "--targets", "127.0.0.1:9000", "--targets", "10.0.0.5:9000",
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [warning] = result.stderr.splitlines()
+    assert "warning: target 127.0.0.1:9000 is a loopback address" in warning
+    assert "host.docker.internal:9000" in warning
+    out = tmp_path / "out"
+    host_copy = yaml.safe_load((out / "prometheus.yml").read_text())
+    assert host_copy["scrape_configs"][0]["static_configs"][0]["targets"] == [
+        "127.0.0.1:9000",
+        "10.0.0.5:9000",
+    ]
+    compose_copy = yaml.safe_load((out / "prometheus.compose.yml").read_text())
+    assert compose_copy["scrape_configs"][0]["static_configs"][0]["targets"] == [
+        "host.docker.internal:9000",
+        "10.0.0.5:9000",
+    ]
+    prometheus = yaml.safe_load((out / "docker-compose.yml").read_text())["services"]["prometheus"]
+    assert "./prometheus.compose.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert "host.docker.internal:host-gateway" in prometheus["extra_hosts"]
+    promtool = require_tool("promtool")
+    checked = subprocess.run([promtool, "check", "config", "prometheus.compose.yml"], cwd=out,
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_no_loopback_target_no_warning_and_no_compose_copy(tmp_path: Path) -> None:
+    result = cli("--out", "out", cwd=tmp_path)  # the default target: host.docker.internal:9000
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert not (tmp_path / "out" / "prometheus.compose.yml").exists()

@@ -377,3 +377,17 @@ def test_docs_page_describes_every_panel() -> None:
     for panel in dashboard(OpsOptions())["panels"]:
         heading = f"### {panel['title']}" if panel["type"] == "row" else f"| {panel['title']} |"
         assert heading in page, panel["title"]
+
+
+def test_every_counter_panel_shows_0_not_no_data() -> None:
+    """A counter that has not counted yet reads 0, not "No data" (its series may not exist
+    before the first event: a new error type, a symbol's first order)."""
+    model = dashboard(OpsOptions())
+    counters = [spec.name for spec in CATALOGUE if spec.kind is MetricKind.COUNTER]
+    checked = 0
+    for panel in panels(model):
+        exprs = [target["expr"] for target in panel.get("targets", ())]
+        if any(f"_{name}{{" in expr for expr in exprs for name in counters):
+            assert panel["fieldConfig"]["defaults"].get("noValue") == "0", panel["title"]
+            checked += 1
+    assert checked >= 8

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from ..version import __version__
 from . import demo, health, ops, report, serve
+from .exits import EXIT_USAGE
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:
-        # For the health probe, 2 means "unhealthy": a mistyped probe must not read as one.
-        if exc.code == 2 and arguments[:1] == ["health"]:
-            return health.EXIT_NO_ANSWER
+        # argparse's usage error is 2, which a health probe reads as "unhealthy" (and 1 and 3
+        # are its other answers): every usage error exits EX_USAGE instead.
+        if exc.code == 2:
+            return EXIT_USAGE
         raise
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
     code: int = args.handler(args)
     return code

@@ -14,8 +14,9 @@ code  meaning
 
 The endpoint answers HTTP 200 (healthy, degraded, unknown during start-up) or 503 (unhealthy,
 unknown after the grace period), with the same JSON document in both cases; the exit code comes
-from the document's ``status``. Usage errors (bad options) exit 3 too: argparse's usual 2 would
-read as "unhealthy".
+from the document's ``status``. Usage errors (bad options) exit 64 (``EX_USAGE``): argparse's
+usual 2 would read as "unhealthy". ``--live`` asks ``/livez`` instead: the loop alone (heartbeat
+and the running cycle's age), what a supervisor should restart on.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "exit_code",
     "fetch_health",
     "health_url",
+    "live_url",
     "parse_document",
     "register",
     "render_text",
@@ -330,9 +332,26 @@ def _write(stream: Any, text: str) -> None:
     stream.flush()
 
 
+def live_url(url: str) -> str:
+    """The ``/livez`` URL beside a ``/health`` (or ``/readyz``) URL, for ``--live``.
+
+    Example:
+        >>> live_url("http://127.0.0.1:9000/bot1/health")
+        'http://127.0.0.1:9000/bot1/livez'
+    """
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path
+    for route in ("/health", "/readyz"):
+        if path.endswith(route):
+            path = path.removesuffix(route) + "/livez"
+            break
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
 def _command(args: argparse.Namespace) -> int:
+    url = live_url(args.url) if args.live else args.url
     try:
-        document = fetch_health(args.url, args.timeout)
+        document = fetch_health(url, args.timeout)
     except HealthProbeError as error:
         print(f"{_PROG}: {error}", file=sys.stderr, flush=True)
         return EXIT_NO_ANSWER
@@ -372,7 +391,11 @@ exit codes:
   1  degraded; also unknown (no data yet: not healthy, but not known to be bad either)
   2  unhealthy
   3  no usable answer: unreachable, timed out, another HTTP code than 200/503, or not
-     the health JSON document, or a mistyped command (the reason is on stderr)
+     the health JSON document (the reason is on stderr)
+ 64  usage error: a mistyped command or option (never read as a verdict)
+
+With --live the answer is /livez, the loop alone: 2 means dead or hung (restart it);
+a daily-loss halt or a tripped breaker stays 0.
 
 The URL may be the /health URL, the server's base URL or its /metrics URL:
   trader-telemetry health --url http://127.0.0.1:9000
@@ -405,6 +428,12 @@ def register(commands: Any) -> None:
         default=DEFAULT_TIMEOUT,
         help="seconds the whole request may take, however slowly the answer trickles in "
         f"(default: {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="ask /livez instead: is the control loop alive (heartbeat, running cycle)? "
+        "A bot halted on its loss limit or breaker is live: use this to decide restarts",
     )
     parser.add_argument(
         "--format",

@@ -15,6 +15,7 @@ from typing import Any, Final
 from ..config import Thresholds, load_thresholds
 from ..errors import ConfigurationError
 from ..ops.options import DEFAULT_RUNBOOK_BASE, MODES, OpsOptions
+from .exits import EXIT_USAGE
 
 __all__ = ["options_from_args", "register"]
 
@@ -54,16 +55,19 @@ def _render(args: argparse.Namespace) -> int:
         # Imported here: only this command needs the rule, dashboard and compose builders, and
         # `trader-telemetry demo` or `health` should not pay for loading them.
         from ..ops.render import write_files  # noqa: PLC0415
+        from ..ops.stack import compose_warnings  # noqa: PLC0415
 
         paths = write_files(options, args.out)
     except ConfigurationError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except OSError as exc:
         print(f"{_PROG}: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     for path in paths:
         print(path)
+    for warning in compose_warnings(options):
+        print(f"{_PROG}: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -30,6 +30,7 @@ from ..report import (
     report_svg,
     report_window,
 )
+from .exits import EXIT_USAGE
 
 __all__ = ["default_events_files", "register"]
 
@@ -171,24 +172,26 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per k
     try:
         tz = _parse_tz(args.tz)
     except ValueError:
-        return _fail(f"unknown --tz {args.tz!r}: expected UTC or an IANA name", 2)
+        return _fail(f"unknown --tz {args.tz!r}: expected UTC or an IANA name", EXIT_USAGE)
     try:
         day = _parse_date(args.date, tz)
     except ValueError:
-        return _fail(f"invalid --date {args.date!r}: expected YYYY-MM-DD", 2)
+        return _fail(f"invalid --date {args.date!r}: expected YYYY-MM-DD", EXIT_USAGE)
     try:
         lookback = float(args.lookback_hours)
     except ValueError:
-        return _fail(f"invalid --lookback-hours {args.lookback_hours!r}: expected a number", 2)
+        return _fail(
+            f"invalid --lookback-hours {args.lookback_hours!r}: expected a number", EXIT_USAGE
+        )
     try:
         report_window(day, lookback, tz)
     except ValueError as exc:
         flag = "--lookback-hours" if "lookback" in str(exc) else "--date"
-        return _fail(f"invalid {flag}: {exc}", 2)
+        return _fail(f"invalid {flag}: {exc}", EXIT_USAGE)
     try:
         thresholds, thresholds_source = _thresholds(args)
     except ConfigurationError as exc:
-        return _fail(f"invalid --thresholds: {exc}", 2)
+        return _fail(f"invalid --thresholds: {exc}", EXIT_USAGE)
     data_dir = Path(args.data_dir or Path("var", "data", args.namespace, args.profile))
     events_files = (
         [Path(p) for p in args.events_file] if args.events_file else default_events_files(data_dir)

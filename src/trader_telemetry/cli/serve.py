@@ -16,6 +16,7 @@ from typing import Any
 
 from ..compat import DEFAULT_HOLD_SECONDS, FileExporter
 from ..errors import TelemetryError
+from .exits import EXIT_USAGE
 
 __all__ = ["register", "telemetry_options"]
 
@@ -52,10 +53,10 @@ def telemetry_options(args: argparse.Namespace) -> dict[str, Any]:
 def _command(args: argparse.Namespace) -> int:
     if args.metrics_file is None and args.events_file is None:
         print("trader-telemetry serve: give --metrics-file, --events-file or both", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.interval < 0:
         print("trader-telemetry serve: --interval must be >= 0", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # A long-running service: its warnings (a file missing, corrupt, back) belong in its log.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

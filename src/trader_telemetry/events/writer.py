@@ -148,6 +148,7 @@ class EventLog:
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()  # the writer thread and flush() take turns
         self._closed = False
+        self._closed_reason = "closed"
         self.written = 0
         self._thread = threading.Thread(
             target=self._run, name="trader-telemetry-events", daemon=True
@@ -159,7 +160,7 @@ class EventLog:
         """Queue one event (O(1), no I/O, never raises into the bot)."""
         queue = self._queue
         if len(queue) >= self._capacity or self._closed:
-            self._on_drop("closed" if self._closed else "queue_full", 1)
+            self._on_drop(self._closed_reason if self._closed else "queue_full", 1)
             return
         queue.append((self._wall_time(), event_type, fields))
 
@@ -307,6 +308,16 @@ class EventLog:
                 path.replace(path.with_name(path.name + ".1"))
         except FileNotFoundError:
             pass
+
+    def abandon(self, reason: str) -> None:
+        """Stop taking events without writing: what is queued and every later event is dropped
+        and counted under ``reason`` (a forked child, whose writer thread stayed behind)."""
+        self._closed, self._closed_reason = True, reason
+        lost = len(self._queue) + len(self._retry)
+        self._queue.clear()
+        self._retry = []
+        if lost:
+            self._on_drop(reason, lost)
 
     def close(self, timeout: float = 2.0) -> None:
         """Write what is queued and stop the writer (idempotent, bounded). What the writer

@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import re
 import socket
 import ssl
@@ -44,7 +45,8 @@ _GZIP_MIN_BYTES = 1024
 _INDEX = b"""<html><head><title>trader_telemetry</title></head><body>
 <h1>trader_telemetry</h1><ul>
 <li><a href="/metrics">/metrics</a></li><li><a href="/metrics.json">/metrics.json</a></li>
-<li><a href="/health">/health</a></li>
+<li><a href="/health">/health</a></li><li><a href="/livez">/livez</a></li>
+<li><a href="/readyz">/readyz</a></li>
 </ul></body></html>
 """
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -59,6 +61,11 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 25\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections now\n"
 )
+_PROBE_PATHS = ("/health", "/livez", "/readyz")
+_IN_USE = (
+    "address already in use by another live process; choose another port, port=0 for a free "
+    "one, or set TRADER_TELEMETRY_PORT"
+)
 _LINGER_SECONDS = 0.5  # after an error answer, read what the client still sends, this long
 _LINGER_BYTES = 1 << 20
 _FAILURE_LOG_SECONDS = 60.0
@@ -70,6 +77,7 @@ class MetricsSource(Protocol):
     def render_metrics(self, accept: str | None = None) -> Exposition: ...
     def snapshot(self) -> dict[str, Any]: ...
     def health_response(self) -> tuple[int, dict[str, Any]]: ...
+    def liveness_response(self) -> tuple[int, dict[str, Any]]: ...
 
 
 class _RejectedError(Exception):
@@ -82,7 +90,10 @@ class _RejectedError(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a second bot on the same port must fail, not share it
+    # On POSIX, SO_REUSEADDR lets a restarted bot bind past the TIME_WAIT connections its
+    # killed predecessor left (Prometheus keeps one open), yet never lets two live listeners
+    # share the port. On Windows it would allow exactly that sharing: off there.
+    allow_reuse_address = os.name == "posix"
     # socketserver's default backlog is 5: a burst of probes (or a busy bot that accepts late)
     # would see refused connections.
     request_queue_size = 128
@@ -343,8 +354,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             exposition = self.server.source.render_metrics(self.headers.get("Accept"))
             self._send(HTTPStatus.OK, exposition.body, exposition.content_type, head=head)
-        elif path == "/health":
-            code, document = self.server.source.health_response()
+        elif path in ("/health", "/readyz", "/livez"):
+            source = self.server.source
+            # /livez: the loop only (what restarts a bot); /readyz and /health: every check.
+            answer = source.liveness_response if path == "/livez" else source.health_response
+            code, document = answer()
             payload = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
             self._send(HTTPStatus(code), payload, "application/json", head=head)
         elif path == "/metrics.json":
@@ -519,13 +533,13 @@ class MetricsServer:
             self._httpd = server_class((host, port), _Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(host, port, "address already in use") from exc
+                raise PortInUseError(host, port, _IN_USE) from exc
             raise EndpointError(host, port, exc.strerror or str(exc)) from exc
         httpd = self._httpd
         httpd.source = source
         httpd.limits = limits
         httpd.web = web
-        httpd.open_paths = frozenset({"/health"} if health_without_auth else ())
+        httpd.open_paths = frozenset(_PROBE_PATHS if health_without_auth else ())
         httpd.slots = threading.BoundedSemaphore(limits.max_connections)
         httpd.per_client = {}
         httpd.per_client_lock = threading.Lock()
@@ -557,6 +571,13 @@ class MetricsServer:
     def refused_connections(self) -> int:
         """Connections turned away because ``max_connections`` were already open."""
         return self._httpd.refused
+
+    def abandon(self) -> None:
+        """In a forked child: close the inherited listening socket (the serving thread is the
+        parent's and did not come along), so the child never holds the port."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._httpd.socket.close()
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop serving and free the port; idempotent, bounded by ``timeout`` seconds."""

@@ -27,10 +27,12 @@ from .options import OpsOptions
 
 __all__ = [
     "ALERT_RUNBOOKS",
+    "EXPORTER_DOWN",
     "WS_RECONNECTS_WARNING_WINDOW_SECONDS",
     "AlertDefinition",
     "Signal",
     "alert_definitions",
+    "alert_name",
     "alert_rules",
     "format_duration",
     "format_number",
@@ -40,16 +42,22 @@ SignalKind = Literal["gauge", "ratio", "increase", "slow_share"]
 Comparison = Literal[">", ">=", "=="]
 Severity = Literal["warning", "critical"]
 
+#: The playbook's name of the "endpoint down" alert: the namespace in CamelCase, then
+#: ``ExporterDown`` (``CoinbaseTraderExporterDown`` for ``coinbase_trader``): :func:`alert_name`.
+EXPORTER_DOWN = "{Namespace}ExporterDown"
+
 #: Every alert and the docs/runbooks.md section (GitHub heading anchor) its ``runbook_url`` opens.
+#: The playbook's names exactly (Alertmanager routes and silences match on ``alertname``), our
+#: extra rules beside them.
 ALERT_RUNBOOKS: tuple[tuple[str, str], ...] = (
-    ("BotExporterDown", "exporter-not-reporting"),
+    (EXPORTER_DOWN, "exporter-not-reporting"),
     ("DailyLossGuardWarn", "daily-loss-guard-triggered"),
     ("DailyLossGuardCritical", "daily-loss-guard-triggered"),
     ("MarketDataStale", "market-data-staleness"),
     ("MarketDataStaleCritical", "market-data-staleness"),
     ("CircuitBreakerTriggered", "circuit-breaker-triggered"),
-    ("WebsocketReconnectLoop", "websocket-reconnect-loop"),
-    ("WebsocketReconnectsWarn", "websocket-reconnect-loop"),
+    ("WebSocketReconnectLoop", "websocket-reconnect-loop"),
+    ("WebSocketReconnectsWarn", "websocket-reconnect-loop"),
     ("CycleDurationWarn", "cycle-duration"),
     ("CycleDurationCritical", "cycle-duration"),
     ("CycleErrorsWarn", "cycle-errors"),
@@ -60,6 +68,18 @@ ALERT_RUNBOOKS: tuple[tuple[str, str], ...] = (
     ("LoopHeartbeatCritical", "loop-heartbeat"),
 )
 _ANCHORS = dict(ALERT_RUNBOOKS)
+
+
+def alert_name(template: str, namespace: str) -> str:
+    """The alert's name for ``namespace`` (only :data:`EXPORTER_DOWN` depends on it).
+
+    Example:
+        >>> alert_name(EXPORTER_DOWN, "coinbase_trader"), alert_name(EXPORTER_DOWN, "trader")
+        ('CoinbaseTraderExporterDown', 'TraderExporterDown')
+    """
+    camel = "".join(part[:1].upper() + part[1:] for part in namespace.split("_"))
+    return template.replace("{Namespace}", camel)
+
 
 #: ``ws_reconnects_hourly_warning`` counts over this window (the playbook's health check's hour).
 WS_RECONNECTS_WARNING_WINDOW_SECONDS = 3600
@@ -142,11 +162,13 @@ class AlertDefinition:
     signal: Signal
     summary: str
     description: str
+    #: The entry of :data:`ALERT_RUNBOOKS` when ``name`` depends on the namespace.
+    template: str | None = None
 
     @property
     def anchor(self) -> str:
         """The docs/runbooks.md section of this alert."""
-        return _ANCHORS[self.name]
+        return _ANCHORS[self.template or self.name]
 
     def rule(self, options: OpsOptions) -> dict[str, Any]:
         """The rule as it appears in ``alerts.yml``."""
@@ -262,12 +284,13 @@ def _availability_and_risk(options: OpsOptions) -> list[AlertDefinition]:
     warn, crit = t.daily_loss_warning_ratio, t.daily_loss_critical_ratio
     return [
         AlertDefinition(
-            "BotExporterDown", "critical", "availability", 60_000,
+            alert_name(EXPORTER_DOWN, options.namespace), "critical", "availability", 60_000,
             Signal("gauge", "up", "==", 0, job),
             "Bot metrics endpoint {{ $labels.instance }} is down",
             "Prometheus has failed to scrape job {{ $labels.job }} at {{ $labels.instance }} "
             "for 1m (up = {{ $value }}): the bot or its telemetry endpoint is down or "
             "unreachable, and every other alert for this bot is blind.",
+            template=EXPORTER_DOWN,
         ),
         *_twins(
             "daily_loss",
@@ -321,9 +344,9 @@ def _market_data(options: OpsOptions) -> list[AlertDefinition]:
             f"(warning at {format_number(t.ws_reconnects_hourly_warning)} in "
             f"{format_duration(hour)}, critical, a reconnect loop, at "
             f"{format_number(t.ws_reconnects_critical)} in {format_duration(window)}).",
-            ("WebsocketReconnectsWarn", 60_000,
+            ("WebSocketReconnectsWarn", 60_000,
              reconnected(t.ws_reconnects_hourly_warning, hour)),
-            ("WebsocketReconnectLoop", 30_000, reconnected(t.ws_reconnects_critical, window)),
+            ("WebSocketReconnectLoop", 30_000, reconnected(t.ws_reconnects_critical, window)),
         ),
     ]  # fmt: skip
 
@@ -418,10 +441,10 @@ def alert_definitions(options: OpsOptions) -> tuple[AlertDefinition, ...]:
 
     Example:
         >>> [d.name for d in alert_definitions(OpsOptions())][:2]
-        ['BotExporterDown', 'DailyLossGuardWarn']
+        ['TraderExporterDown', 'DailyLossGuardWarn']
     """
     found = {
-        d.name: d
+        d.template or d.name: d
         for d in (
             *_availability_and_risk(options),
             *_market_data(options),

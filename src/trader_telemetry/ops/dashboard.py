@@ -233,7 +233,7 @@ def _control_loop(m: _PromQL, options: OpsOptions) -> Row:
             ),
             timeseries("Cycles by outcome",
                        [(m.rate("cycles_total", "outcome"), "{{outcome}} {{instance}}")],
-                       size=(8, 8), unit="ops",
+                       size=(8, 8), unit="ops", no_value="0",
                        description="Completed cycles per second, ok and error."),
             timeseries(
                 f"Cycle errors in {window}",
@@ -286,7 +286,7 @@ def _orders(m: _PromQL) -> Row:
                     (m.rate("fills_total", "symbol, side"),
                      "filled {{symbol}} {{side}} {{instance}}"),
                 ],
-                size=(8, 8), unit="ops",
+                size=(8, 8), unit="ops", no_value="0",
                 description="Orders submitted and fills received per second.",
             ),
             timeseries("Order rejections",

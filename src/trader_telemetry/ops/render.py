@@ -20,10 +20,13 @@ from .grafana import DASHBOARD_FILE, DASHBOARDS_DIR, grafana_files
 from .options import DEFAULT_RUNBOOK_BASE, OpsOptions
 from .stack import (
     ALERTMANAGER_SERVICE,
+    COMPOSE_PROMETHEUS,
     alertmanager_config,
     alertmanager_target,
     bundles_alertmanager,
     compose_file,
+    compose_prometheus_config,
+    loopback_targets,
     prometheus_config,
 )
 from .yaml_text import dump_yaml
@@ -97,6 +100,8 @@ def render_files(options: OpsOptions) -> dict[str, str]:
     }
     if options.alertmanager is not None:
         files["alertmanager.yml"] = dump_yaml(alertmanager_config(options), header=header)
+    if loopback_targets(options):
+        files[COMPOSE_PROMETHEUS] = dump_yaml(compose_prometheus_config(options), header=header)
     files["docker-compose.yml"] = dump_yaml(
         compose_file(options, dashboards_dir=DASHBOARDS_DIR, dashboard_file=DASHBOARD_FILE),
         header=header,
@@ -195,6 +200,8 @@ _DESCRIPTIONS = {
     "alertmanager.yml": "Alertmanager config: routes by `severity` to the `critical` and "
     "`warning` receivers (placeholder webhooks on 127.0.0.1: replace them)",
     "docker-compose.yml": "the bundle: {services}, every port bound to 127.0.0.1",
+    COMPOSE_PROMETHEUS: "the bundle's copy of `prometheus.yml`: loopback targets scrape "
+    "`host.docker.internal` instead (the bot must listen where the Docker bridge reaches it)",
     "README.md": "this file",
 }
 

@@ -11,6 +11,7 @@ in the bundle is reachable from the network.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from typing import Any, Final
@@ -20,11 +21,16 @@ from .options import OpsOptions
 
 __all__ = [
     "ALERTMANAGER_SERVICE",
+    "COMPOSE_PROMETHEUS",
+    "DOCKER_HOST",
     "IMAGES",
     "alertmanager_config",
     "alertmanager_target",
     "bundles_alertmanager",
     "compose_file",
+    "compose_prometheus_config",
+    "compose_warnings",
+    "loopback_targets",
     "prometheus_config",
 ]
 
@@ -181,6 +187,72 @@ def alertmanager_config(options: OpsOptions) -> dict[str, Any]:
     }
 
 
+#: Where a container of the bundle finds the host (``extra_hosts: host-gateway`` on Linux).
+DOCKER_HOST: Final = "host.docker.internal"
+#: The compose bundle's own copy of the scrape config, written when a target is loopback.
+COMPOSE_PROMETHEUS: Final = "prometheus.compose.yml"
+
+
+def loopback_targets(options: OpsOptions) -> tuple[str, ...]:
+    """The static targets on a loopback address: inside a container, those are the container.
+
+    Example:
+        >>> loopback_targets(OpsOptions(targets=("127.0.0.1:9000", "10.0.0.5:9000")))
+        ('127.0.0.1:9000',)
+    """
+    found = []
+    for target in options.static_targets:
+        host = target.rsplit(":", 1)[0].strip("[]")
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() == "localhost"
+        if loopback:
+            found.append(target)
+    return tuple(found)
+
+
+def compose_prometheus_config(options: OpsOptions) -> dict[str, Any]:
+    """``prometheus.yml`` as the bundle's Prometheus needs it: loopback targets become
+    ``host.docker.internal`` (the host, through ``extra_hosts: host-gateway``).
+
+    Example:
+        >>> config = compose_prometheus_config(OpsOptions(targets=("127.0.0.1:9000",)))
+        >>> config["scrape_configs"][0]["static_configs"][0]["targets"]
+        ['host.docker.internal:9000']
+    """
+    config = prometheus_config(options)
+    loopback = set(loopback_targets(options))
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", ()):
+            static["targets"] = [
+                f"{DOCKER_HOST}:{t.rsplit(':', 1)[1]}" if t in loopback else t
+                for t in static["targets"]
+            ]
+    return config
+
+
+def compose_warnings(options: OpsOptions) -> list[str]:
+    """What an operator must know before ``docker compose up``: a loopback target.
+
+    Example:
+        >>> compose_warnings(OpsOptions()) == []
+        True
+    """
+    loopback = loopback_targets(options)
+    if not loopback:
+        return []
+    return [
+        f"target {target} is a loopback address: inside the compose bundle's container that is "
+        f"Prometheus itself. prometheus.yml keeps it (for a Prometheus on the host); the "
+        f"bundle mounts {COMPOSE_PROMETHEUS}, which scrapes {DOCKER_HOST}:"
+        f"{target.rsplit(':', 1)[1]} instead. That reaches the bot only if it listens on an "
+        f'address the Docker bridge reaches (e.g. host="172.17.0.1", the docker0 address), '
+        f"not on 127.0.0.1"
+        for target in loopback
+    ]
+
+
 def _loopback(port: int) -> str:
     return f"127.0.0.1:{port}:{port}"
 
@@ -215,8 +287,10 @@ def compose_file(
         >>> sorted(compose_file(OpsOptions(), dashboards_dir="/d")["services"])
         ['alertmanager', 'grafana', 'jaeger', 'prometheus']
     """
+    # With a loopback target, the bundle's own copy (those targets pointed at the host).
+    scrape_config = COMPOSE_PROMETHEUS if loopback_targets(options) else "prometheus.yml"
     prometheus_volumes = [
-        f"./prometheus.yml:{_PROMETHEUS_DIR}/prometheus.yml:ro",
+        f"./{scrape_config}:{_PROMETHEUS_DIR}/prometheus.yml:ro",
         f"./alerts.yml:{_PROMETHEUS_DIR}/alerts.yml:ro",
     ]
     if options.targets_file:

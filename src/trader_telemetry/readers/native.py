@@ -18,6 +18,7 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from ..instruments import DirectFamily, ScrapeTimeMetrics
 from .cardinality import cardinality_limits
+from .exemplars import ExemplarStore
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .render import Renderer
 
@@ -68,9 +69,14 @@ class NativePrometheusReader(MetricReader):
         self._on_unencodable = on_unencodable
         self._overflowed: set[str] = set()
         self._overflow_lock = threading.Lock()
+        #: The latest exemplar per bucket, across scrapes of both formats.
+        self.exemplars = ExemplarStore()
         self._renderers = {
             fmt: Renderer(
-                scope_labels=scope_labels, target_info=target_info, on_overflow=self._overflow
+                scope_labels=scope_labels,
+                target_info=target_info,
+                on_overflow=self._overflow,
+                exemplars=self.exemplars,
             )
             for fmt in (False, True)
         }

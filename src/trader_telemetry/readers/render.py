@@ -27,6 +27,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from ..instruments import DirectFamily
 from .cardinality import OVERFLOW_ATTRIBUTE
+from .exemplars import ExemplarStore
 
 __all__ = ["Renderer", "escape_help", "escape_label_value", "format_value", "sanitize_name"]
 
@@ -108,6 +109,8 @@ class _Family:
     help: str
     unit: str
     lines: list[str] = field(default_factory=list)
+    #: A catalogue family: HELP and TYPE go out even before its first sample.
+    declared: bool = False
 
 
 class Renderer:
@@ -122,8 +125,11 @@ class Renderer:
         scope_labels: bool = False,
         target_info: bool = False,
         on_overflow: Callable[[str], None] | None = None,
+        exemplars: ExemplarStore | None = None,
     ) -> None:
         self._scope_labels = scope_labels
+        #: Shared by the text and OpenMetrics renderers: every collection feeds it.
+        self._exemplars = exemplars
         self._target_info = target_info
         self._on_overflow = on_overflow
         # id(attributes) -> (attributes, label block). The SDK keeps one attributes dict per
@@ -186,7 +192,9 @@ class Renderer:
         name = family.name
         target = families.get(name)
         if target is None:
-            target = families[name] = _Family(str(family.kind), name, family.help, family.unit)
+            target = families[name] = _Family(
+                str(family.kind), name, family.help, family.unit, declared=True
+            )
         lines = target.lines
         cache = self._direct_labels
         label_names = family.labels
@@ -287,7 +295,14 @@ class Renderer:
     ) -> None:
         # The label block is "" or "{...}"; bucket lines need `le` inside it.
         inner = labels[1:-1] + "," if labels else ""
-        exemplars = _exemplars_by_bucket(point) if openmetrics and point.exemplars else {}
+        store = self._exemplars
+        if store is None:
+            exemplars = _exemplars_by_bucket(point) if openmetrics and point.exemplars else {}
+        else:
+            if point.exemplars:
+                store.update(name, labels, point)  # text scrapes too: they must not lose them
+            latest = store.latest(name, labels) if openmetrics else {}
+            exemplars = {index: _exemplar_suffix(e) for index, e in latest.items()}
         bounds: Sequence[float] = point.explicit_bounds
         cumulative = 0
         for index, count in enumerate(point.bucket_counts):
@@ -303,7 +318,7 @@ class Renderer:
 
     @staticmethod
     def _write_family(family: _Family, out: list[str], *, openmetrics: bool) -> None:
-        if not family.lines:
+        if not family.lines and not family.declared:
             return
         help_text = escape_help(family.help, openmetrics=openmetrics)
         if openmetrics:
@@ -340,13 +355,15 @@ def _exemplars_by_bucket(point: HistogramDataPoint) -> dict[int, str]:
         current = chosen.get(index)
         if current is None or exemplar.time_unix_nano > current.time_unix_nano:
             chosen[index] = exemplar
-    return {
-        index: (
-            f' # {{trace_id="{e.trace_id:032x}",span_id="{e.span_id:016x}"}} '
-            f"{format_value(e.value)} {e.time_unix_nano / 1e9:.3f}"
-        )
-        for index, e in chosen.items()
-    }
+    return {index: _exemplar_suffix(e) for index, e in chosen.items()}
+
+
+def _exemplar_suffix(e: Any) -> str:
+    """`` # {trace_id=..,span_id=..} value timestamp``, after a bucket line."""
+    return (
+        f' # {{trace_id="{e.trace_id:032x}",span_id="{e.span_id:016x}"}} '
+        f"{format_value(e.value)} {e.time_unix_nano / 1e9:.3f}"
+    )
 
 
 def _bucket_index(bounds: Sequence[float], value: float) -> int:
