@@ -52,7 +52,7 @@ def expected_figures(db: Path) -> dict[str, Any]:
     rejections = 0
     attempts = 0
     guards: Counter[str] = Counter()
-    for _, column_time, kind, payload in rows:
+    for _, _column_time, kind, payload in rows:
         real = kind
         if kind == "metric":
             real = payload["metrics"]["event_type"]

@@ -16,14 +16,20 @@ from datetime import datetime
 from typing import Any, Final
 
 from ..config import Thresholds
+from ..events.gpt_trader import is_executed
 from ..events.reader import Event
 
 __all__ = ["SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
-_FILL_TYPES: Final = frozenset({"fill", "trade"})
-_ACCOUNT_TYPES: Final = frozenset({"account", "pnl_update"})
+_FILL_TYPES: Final = frozenset({"fill"})
+_ACCOUNT_TYPES: Final = frozenset({"account"})
+_ORDER_TYPES: Final = frozenset({"order", "order_submission_attempt", "order_submitted"})
+_REJECTION_TYPES: Final = frozenset({"rejection", "order_rejected"})
+#: A second "triggered" record this soon after the first, with no clear between, is the same
+#: trip (bot_v2 writes two records for one daily-loss trip).
+_SAME_TRIP_SECONDS: Final = 60.0
 _STALE_TYPES: Final = frozenset({"stale_mark", "stale_mark_detected"})
 _RECONNECT_TYPES: Final = frozenset({"ws_reconnect", "websocket_reconnect"})
 
@@ -205,6 +211,21 @@ class Tally:
     incidents: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     ws_reconnects: int = 0
     rejections: int = 0
+    #: Orders: our ``order`` events and GPT-Trader's submission attempts and trades, one per
+    #: client or exchange order id (``order_keys``), plus those without an id.
+    order_keys: set[str] = field(default_factory=set)
+    orders_without_id: int = 0
+    #: Executed ``trade`` events waiting for a ``fill`` of the same order (which replaces
+    #: them); those left at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
+    pending_trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filled_orders: set[str] = field(default_factory=set)
+    #: GPT-Trader's ``pnl_update`` is cumulative per symbol: the latest per symbol is the state.
+    symbol_pnl: dict[str, tuple[datetime, float | None, float | None]] = field(default_factory=dict)
+    unfilled_orders: int = 0
+    api_errors: int = 0
+    trades_blocked: int = 0
+    error_messages: Counter[str] = field(default_factory=Counter)
+    breaker_tripped_at: datetime | None = None
     events: int = 0
     heartbeat: _Gaps = field(init=False)
     account_age: _Gaps = field(init=False)
@@ -228,24 +249,46 @@ class Tally:
             if kind == "cycle":
                 cycle(event.timestamp, event.fields)
             elif kind in fill_types:
+                self._order_filled(event.fields)
                 fill(event.fields)
             elif kind in account_types:
                 account(event.timestamp, event.fields)
-            elif kind != "order":
+            else:
                 other(kind, event)
         self.events += count
 
-    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
+    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912, PLR0915 - one dispatch
         fields = event.fields
-        if kind == "funding_payment":
+        if kind == "cycle_metrics":  # GPT-Trader's cycle row: the loop ran; equity as of then
+            self._cycle(event.timestamp, fields)
+            self._account(event.timestamp, {"equity": fields.get("equity")})
+        elif kind in _ORDER_TYPES:
+            self._order(fields)
+        elif kind == "trade":
+            self._trade(fields)
+        elif kind == "pnl_update":
+            self._pnl_update(event.timestamp, fields)
+        elif kind == "unfilled_order_alert":
+            self.unfilled_orders += 1
+        elif kind == "api_error":
+            self.api_errors += 1
+        elif kind == "trade_gate_blocked":
+            self.trades_blocked += 1
+        elif kind == "error":
+            self.error_messages[str(fields.get("message") or "unspecified")] += 1
+        elif kind == "circuit_breaker_cleared":
+            self.breaker_tripped_at = None
+        elif kind == "funding_payment":
             self.funding_payments += as_number(fields.get("amount")) or 0.0
         elif kind == "guard_triggered":
             self.guards[str(fields.get("guard") or "unknown")] += 1
         elif kind == "circuit_breaker":
             if fields.get("triggered") is True:
-                self.trips.append((event.timestamp, text(fields.get("reason"))))
+                self._trip(event.timestamp, fields)
+            elif fields.get("triggered") is False:
+                self.breaker_tripped_at = None
         elif kind == "circuit_breaker_triggered":
-            self.trips.append((event.timestamp, text(fields.get("reason"))))
+            self._trip(event.timestamp, fields)
         elif kind == "daily_loss":
             loss = as_number(fields.get("loss"))
             limit = as_number(fields.get("limit"))
@@ -261,7 +304,7 @@ class Tally:
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
             self._incident("ws reconnect", str(fields.get("stream") or "default"), event.timestamp)
-        elif kind == "rejection":
+        elif kind in _REJECTION_TYPES:
             self.rejections += 1
         elif kind == "health":
             check, status = fields.get("check"), fields.get("status")
@@ -270,6 +313,62 @@ class Tally:
                 if steps is None:
                     steps = self.health[check] = _Steps((1.0, 2.0))
                 steps.observe(event.timestamp, _STATUS_RANK[status])
+
+    def _trip(self, moment: datetime, fields: dict[str, Any]) -> None:
+        last = self.breaker_tripped_at
+        if last is not None and abs((moment - last).total_seconds()) <= _SAME_TRIP_SECONDS:
+            return  # a second record of the same trip
+        self.breaker_tripped_at = moment
+        self.trips.append((moment, text(fields.get("reason"))))
+
+    def _order(self, fields: dict[str, Any]) -> None:
+        key = text(fields.get("client_order_id")) or text(fields.get("order_id"))
+        if key is None:
+            self.orders_without_id += 1
+        else:
+            self.order_keys.add(key)
+
+    def _trade(self, fields: dict[str, Any]) -> None:
+        """GPT-Trader's ``trade``: an order; a fill too when it executed and no ``fill`` event
+        describes the same order (one execution is never counted twice)."""
+        self._order(fields)
+        if not is_executed(fields.get("status")):
+            return  # open, rejected, cancelled...: an order, never a fill
+        key = text(fields.get("order_id")) or text(fields.get("client_order_id"))
+        if key is None:
+            self._fill(fields)
+        elif key not in self.filled_orders:
+            self.pending_trades[key] = fields
+
+    def _order_filled(self, fields: dict[str, Any]) -> None:
+        """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
+        for name in ("order_id", "client_order_id"):
+            key = text(fields.get(name))
+            if key is not None:
+                self.filled_orders.add(key)
+                self.pending_trades.pop(key, None)
+
+    def _pnl_update(self, moment: datetime, fields: dict[str, Any]) -> None:
+        symbol = text(fields.get("symbol")) or "unknown"
+        seen = self.symbol_pnl.get(symbol)
+        if seen is None or moment >= seen[0]:
+            self.symbol_pnl[symbol] = (
+                moment,
+                as_number(fields.get("realized_pnl")),
+                as_number(fields.get("unrealized_pnl")),
+            )
+
+    @property
+    def orders(self) -> int:
+        """Orders sent, each counted once."""
+        return self.orders_without_id + len(self.order_keys)
+
+    def unrealized(self) -> float:
+        """Unrealized PnL now: the sum over symbols of each one's latest ``pnl_update`` when
+        there are any, else the last account event's."""
+        if self.symbol_pnl:
+            return sum(u for _, _, u in self.symbol_pnl.values() if u is not None)
+        return self.last_unrealized[1] if self.last_unrealized is not None else 0.0
 
     def _incident(self, kind: str, key: str, moment: datetime) -> None:
         seen = self.incidents.get((kind, key))
@@ -367,14 +466,18 @@ class Tally:
                 heapq.heapreplace(slowest, entry)
 
     def close(self, at: datetime) -> None:
-        """End every step function and age at ``at`` (the window's end, or now if earlier)."""
+        """End every step function and age at ``at`` (the window's end, or now if earlier), and
+        count the executed trades no ``fill`` event replaced as fills."""
+        for fields in self.pending_trades.values():
+            self._fill(fields)
+        self.pending_trades.clear()
         self.heartbeat.close(at)
         self.account_age.close(at)
         self.loss_ratio.close(at)
         for steps in self.health.values():
             steps.close(at)
 
-    def merge(self, later: Tally) -> None:  # noqa: PLR0915 - one line per field
+    def merge(self, later: Tally) -> None:  # noqa: PLR0912, PLR0915 - one line per field
         """Fold in the tally of the stretch of events that follows this one.
 
         The result equals one tally over both stretches whenever timestamps do not go back
@@ -444,6 +547,23 @@ class Tally:
         _merge_incidents(self.incidents, later.incidents)
         self.ws_reconnects += later.ws_reconnects
         self.rejections += later.rejections
+        self.order_keys |= later.order_keys
+        self.orders_without_id += later.orders_without_id
+        for key in later.filled_orders:
+            self.pending_trades.pop(key, None)
+        self.pending_trades.update(
+            (key, fields)
+            for key, fields in later.pending_trades.items()
+            if key not in self.filled_orders
+        )
+        self.filled_orders |= later.filled_orders
+        for symbol, seen in later.symbol_pnl.items():
+            if symbol not in self.symbol_pnl or seen[0] >= self.symbol_pnl[symbol][0]:
+                self.symbol_pnl[symbol] = seen
+        self.unfilled_orders += later.unfilled_orders
+        self.api_errors += later.api_errors
+        self.trades_blocked += later.trades_blocked
+        self.error_messages.update(later.error_messages)
         self.events += later.events
         self.heartbeat.merge(later.heartbeat)
         self.account_age.merge(later.account_age)
