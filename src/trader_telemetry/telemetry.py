@@ -8,8 +8,9 @@ here, next to the cycle bookkeeping they share.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,10 +18,10 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
 from .cardinality import LabelLimiter
-from .catalogue import Component
+from .catalogue import Component, MetricSpec
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
-from .errors import ConfigurationError
+from .errors import ConfigurationError, NotReadyError
 from .events import EventLog, MetricsFile
 from .exposition.server import MetricsServer
 from .exposition.snapshot import build_snapshot
@@ -252,7 +253,8 @@ class Telemetry(RecordingCalls):
     def health_response(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON document) of ``GET /health``: 200 for healthy and degraded, 503
         for unhealthy, and for unknown once the start-up grace is over."""
-        self._run_refresh_hooks()
+        with contextlib.suppress(NotReadyError):  # health answers while data catches up
+            self._run_refresh_hooks()
         code, document = self._health.http_response(self.config.namespace, self.config.profile)
         return code, self._redactor.fields(document)  # check messages may quote a secret
 
@@ -435,22 +437,37 @@ class Telemetry(RecordingCalls):
         for hook in self._refresh_hooks:
             try:
                 hook()
+            except NotReadyError:
+                raise  # the endpoint answers 503 + Retry-After rather than partial data
             except Exception as exc:  # noqa: BLE001 - a scrape is answered whatever a hook does
                 self._monitor.fault("refresh_hook", exc)
 
-    def observe_component(self, component: Component, producers: Mapping[str, Producer]) -> None:
+    def observe_component(
+        self,
+        component: Component,
+        producers: Mapping[str, Producer],
+        *,
+        specs: Iterable[MetricSpec] | None = None,
+    ) -> None:
         """Add the observable catalogue rows of ``component`` (e.g. the file exporter's
         ``exporter_*``), read at each collection from ``producers``: row name -> function
-        returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core."""
+        returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core.
+        ``specs``: rows outside the catalogue instead (the file exporter's compatibility names
+        for GPT-Trader's old dashboards)."""
         meter = self.meter_provider.get_meter(METER_NAME, __version__)
         namespace, monitor = self.config.namespace, self._monitor
         register_observables(
-            meter, component, namespace=namespace, monitor=monitor, producers=producers
+            meter,
+            component,
+            namespace=namespace,
+            monitor=monitor,
+            producers=producers,
+            specs=specs,
         )
 
     def record_cycle(
         self,
-        duration_seconds: float,
+        duration_seconds: float | None,
         *,
         error_type: str | None = None,
         phases: Mapping[str, float] | None = None,
@@ -463,7 +480,9 @@ class Telemetry(RecordingCalls):
         ``error_type`` is given, with ``cycle_errors_total``), last duration and end, and each of
         ``phases`` (name -> seconds) in the phase histogram. ``at``: when it ended, in epoch
         seconds (default now). ``counted=False`` sets only the last duration and end (a
-        snapshot's "last cycle took" figure).
+        snapshot's "last cycle took" figure). ``duration_seconds=None``: a cycle known to have
+        completed at ``at`` whose duration is unknown (GPT-Trader's cycle rows): counted, and
+        the heartbeat restarts from it, with no duration recorded.
 
         Example:
             >>> t = Telemetry(serve=False)
@@ -472,6 +491,14 @@ class Telemetry(RecordingCalls):
             1
         """
         try:
+            if duration_seconds is None:
+                end = self._monotonic_at(at)
+                if counted:
+                    self._count_completed(end, -1.0, None)
+                else:
+                    with self._state.lock:
+                        self._state.last_cycle_end = end
+                return
             duration = self._check.number("cycle_duration_seconds", duration_seconds, minimum=0)
             if duration is None:
                 return
