@@ -148,9 +148,7 @@ def test_serve_output_passes_promtool_except_the_documented_latency_ms(
         body = response.read()
     result = promtool_check(body)
     findings = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-    tolerated = {
-        f"{NS}_{spec.name}" for spec in (*CATALOGUE, *LEGACY_SPECS) if spec.lint_exception
-    }
+    tolerated = {f"{NS}_{spec.name}" for spec in (*CATALOGUE, *LEGACY_SPECS) if spec.lint_exception}
     assert result.returncode in (0, 3), findings
     assert all(finding.split()[0] in tolerated for finding in findings), findings
 
