@@ -272,3 +272,32 @@ def test_an_oversized_line_is_counted_and_the_next_line_applied(tmp_path: Path) 
     assert (
         _one(found, "exporter_read_errors_total", file="events.jsonl", reason="oversized_line") == 1
     )
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 4096])
+def test_the_fast_fold_counts_what_applying_each_event_counts(
+    day: tuple[Path, Path, dict[str, Any]], chunk: int
+) -> None:
+    """The catch-up's fold (counters tallied, latest values applied once) serves the same
+    series as the feed applying every event one by one, however the file is cut in chunks."""
+    from trader_telemetry.compat.feed import TelemetryFeed
+    from trader_telemetry.events.reader import ReadStats, read_events
+
+    _, legacy, _ = day
+    clock = tt.ManualClock(wall=NOW)
+    one_by_one = tt.Telemetry(namespace=NS, serve=False, clock=clock)
+    feed = TelemetryFeed(one_by_one)
+    for event in read_events(legacy / "events.jsonl", stats=ReadStats()):
+        feed.event(event)
+    feed.settle(NOW)
+    expected = series(one_by_one)
+    one_by_one.shutdown()
+    with FileExporter(
+        events_file=legacy / "events.jsonl", namespace=NS, serve=False, clock=clock,
+        chunk_bytes=chunk,
+    ) as exporter:  # fmt: skip
+        served = series(exporter.telemetry)
+    expected = {key: value for key, value in expected.items() if key[0].startswith(NS)}
+    ours = {key: value for key, value in served.items() if key in expected}
+    assert set(expected) <= set(served)
+    assert ours == pytest.approx(expected)

@@ -21,12 +21,13 @@ from typing import Any
 from ..catalogue import Component
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError, NotReadyError
-from ..events import ReadStats, load_metrics_snapshot, parse_lines
+from ..events import ReadStats, load_metrics_snapshot
 from ..events.sqlite_source import DatabaseBusyError, EventsDatabase, is_sqlite
 from ..telemetry import Telemetry
 from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay
 from .feed import TRADE_FILL_WAIT_SECONDS, TelemetryFeed
 from .legacy_names import LEGACY_SPECS, LegacyFigures
+from .line_fold import fold_lines
 from .source import MetricsSnapshotSource
 from .status import SourceStatus
 from .tail import DEFAULT_CHUNK_BYTES, EventsTail
@@ -224,7 +225,8 @@ class FileExporter:
                 self._apply(self.feed.snapshot, snapshot)
         now = self._clock.time()
         self.feed.breaker.expire(now)
-        self.feed.settle(now - TRADE_FILL_WAIT_SECONDS)
+        if self.caught_up.is_set():  # while catching up, a trade's fill may be in the next chunk
+            self.feed.settle(now - TRADE_FILL_WAIT_SECONDS)
         return more
 
     def _read_events(self, tail: EventsTail, max_bytes: int) -> bool:
@@ -233,12 +235,15 @@ class FileExporter:
         read = tail.read(max_bytes)
         if read.lines:
             stats = ReadStats()
-            events = parse_lines(
-                read.lines, label=status.file, stats=stats, first_line_number=read.first_line_number
-            )
             apply = self.feed.event
-            for event in events:
-                self._apply(apply, event)
+            fold_lines(
+                self.feed,
+                read.lines,
+                stats=stats,
+                label=status.file,
+                first_line_number=read.first_line_number,
+                apply=lambda event: self._apply(apply, event),
+            )
             self.lines_read += stats.lines
             self._count_line_problems(status, stats)
         if read.oversized:
