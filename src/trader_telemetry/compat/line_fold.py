@@ -17,6 +17,7 @@ counts are the same as applying every line one by one; docs/performance.md has t
 from __future__ import annotations
 
 import gc
+import re
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -66,6 +67,7 @@ _LEGACY_COUNTERS: Final = {
 }
 _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})  # as the feed's
 _DURATIONS: Final = ("duration_seconds", "latency_ms", "cycle_latency_ms", "duration_ms")
+_LINE_REF: Final = re.compile(r"line (\d+) of")
 _RECENT_RECONNECTS: Final = 64  # per stream, applied one by one for the reconnect window
 _NESTED: Final = frozenset({"metric", "data"})
 
@@ -291,8 +293,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
         telemetry.record_counts(ok_cycles=cycles - 1)  # the last one is applied in full
         feed._saw_cycle_events = True
     one = feed.event if apply is None else apply
-    for index in sorted(set(full)):
-        for event in parse_lines(
-            (lines[index],), label=label, stats=stats, first_line_number=first_line_number + index
-        ):
-            one(event)
+    if not full:
+        return
+    order = sorted(set(full))
+    before = len(stats.warnings)
+    for event in parse_lines((lines[i] for i in order), label=label, stats=stats):
+        one(event)
+    for i in range(before, len(stats.warnings)):  # "line k" of the subset -> of the file
+        stats.warnings[i] = _LINE_REF.sub(
+            lambda m: f"line {first_line_number + order[int(m.group(1)) - 1]} of",
+            stats.warnings[i],
+        )

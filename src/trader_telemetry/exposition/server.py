@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import math
+import os
 import re
 import socket
 import ssl
@@ -73,7 +74,10 @@ class _RejectedError(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a second bot on the same port must fail, not share it
+    # SO_REUSEADDR on Linux/macOS lets a restarted exporter bind while its old connections sit
+    # in TIME_WAIT (60 s after Prometheus was scraping it), and still refuses a second
+    # listener: a second bot on the same port fails. On Windows it would allow sharing: off.
+    allow_reuse_address = os.name != "nt"
     # socketserver's default backlog is 5: a burst of probes (or a busy bot that accepts late)
     # would see refused connections.
     request_queue_size = 128
