@@ -69,7 +69,6 @@ _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})  # as 
 _DURATIONS: Final = ("duration_seconds", "latency_ms", "cycle_latency_ms", "duration_ms")
 _LINE_REF: Final = re.compile(r"line (\d+) of")
 _RECENT_RECONNECTS: Final = 64  # per stream, applied one by one for the reconnect window
-_NESTED: Final = frozenset({"metric", "data"})
 
 
 def _plain_number(value: object, minimum: float | None) -> bool:
@@ -124,17 +123,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
             if obj.__class__ is not dict:
                 full.append(index)
                 continue
-            kind = obj.get("event_type")
+            kind = obj.get("type")  # GPT-Trader's lines
             if kind is None:
-                kind = obj.get("type")
+                kind = obj.get("event_type")  # ours
+            elif "event_type" in obj and obj["event_type"] != kind:
+                full.append(index)  # {"type": "metric", "event_type": ...}
+                continue
             op = _OPS.get(kind) if kind.__class__ is str else None
-            if (
-                op is None
-                or kind in _NESTED
-                or "data" in obj
-                or ("timestamp" not in obj and "time" not in obj)
-                or (obj.get("type", kind) != kind)
-            ):
+            if op is None or "data" in obj or ("time" not in obj and "timestamp" not in obj):
                 if (
                     op is None
                     and kind.__class__ is str
@@ -153,7 +149,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                     skipped += 1
                     continue
                 previous = obj
-            if op == _NOTHING:
+            if op == _LATEST:
+                symbol = obj.get("symbol")
+                if kind == "daily_loss" or (symbol.__class__ is str and symbol):
+                    latest[(str(kind), str(symbol) if kind != "daily_loss" else "")] = index
+                    events += 1
+                else:
+                    full.append(index)
+            elif op == _NOTHING:
                 events += 1
             elif op == _COUNT:
                 name = _LEGACY_COUNTERS[str(kind)]
@@ -248,13 +251,6 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                     obj.pop("event_type", None)
                     pending[order_key] = (at.timestamp(), obj)
                 events += 1
-            elif op == _LATEST:
-                symbol = obj.get("symbol")
-                if kind == "daily_loss" or (symbol.__class__ is str and symbol):
-                    latest[(str(kind), str(symbol) if kind != "daily_loss" else "")] = index
-                    events += 1
-                else:
-                    full.append(index)
             elif op == _CYCLE_ROW:
                 if any(obj.get(key) is not None for key in _DURATIONS):
                     full.append(index)  # a cycle with a duration: the full path records it
