@@ -143,3 +143,20 @@ def test_pnl_update_is_cumulative_per_symbol() -> None:
         ]
     )
     assert tally.unrealized() == 6.0  # 4 (BTC's latest) + 2, not the last of any symbol
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_report_skips_an_oversized_line_and_reads_the_rest(tmp_path: Path, workers: int) -> None:
+    good = '{"timestamp": "2026-11-30T12:00:00Z", "event_type": "fill", "symbol": "BTC-PERP", "side": "buy", "fee": 1.0}\n'  # noqa: E501
+    events = tmp_path / "events.jsonl"
+    with events.open("w") as out:
+        out.write(good * 2000)
+        out.write("x" * (3 * 1024 * 1024) + "\n")  # a 3 MiB line: over the 1 MiB maximum
+        out.write(good * 2000)
+    report = compute_daily_report(
+        events_files=[events], metrics_file=None, day=DAY, now=NOW, workers=workers,
+        parallel_min_bytes=1,
+    )  # fmt: skip
+    assert report["trades"]["total"] == 4000
+    assert report["sources"]["skipped"]["oversized_line"] == 1
+    assert report["sources"]["lines"] == 4001
