@@ -301,3 +301,33 @@ def test_the_fast_fold_counts_what_applying_each_event_counts(
     ours = {key: value for key, value in served.items() if key in expected}
     assert set(expected) <= set(served)
     assert ours == pytest.approx(expected)
+
+
+def test_a_64_mib_line_without_newline_is_dropped_in_bounded_memory(tmp_path: Path) -> None:
+    """The default limits: a huge line still being written is never held whole; once its
+    newline arrives the next line is applied in the same refresh."""
+    import tracemalloc
+
+    events = tmp_path / "events.jsonl"
+    good = b'{"timestamp": "2026-11-30T00:00:01Z", "event_type": "ws_reconnect"}\n'
+    block = b"x" * (1024 * 1024)
+    with events.open("wb") as out:
+        out.write(good)
+        for _ in range(64):
+            out.write(block)
+    clock = tt.ManualClock(wall=NOW)
+    with FileExporter(events_file=events, namespace=NS, serve=False, clock=clock) as exporter:
+        tracemalloc.start()
+        try:
+            exporter.catch_up()
+            with events.open("ab") as out:
+                out.write(b"\n" + good)
+            exporter.refresh()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        found = series(exporter.telemetry)
+    assert peak < 40 * 1024 * 1024, peak  # a chunk and a line's maximum, not 64 MiB
+    assert _one(found, "websocket_reconnects_total", stream="default") == 2
+    errors = _one(found, "exporter_read_errors_total", file="events.jsonl", reason="oversized_line")
+    assert errors == 1
