@@ -20,7 +20,7 @@ import gc
 import re
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..events import reader
 from ..events.gpt_trader import UNDERSTOOD_TYPES, is_executed
@@ -60,7 +60,7 @@ _OPS: Final[dict[str, int]] = {
     "guard_triggered": _NOTHING,
     "health": _NOTHING,
 }
-_LEGACY_COUNTERS: Final = {
+_LEGACY_COUNTERS: Final[dict[Any, str]] = {
     "trade_gate_blocked": "trades_blocked_total",
     "unfilled_order_alert": "unfilled_orders_total",
     "preview_reject": "order_preview_failures_total",
@@ -104,7 +104,7 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
     recent: dict[str, deque[int]] = {}
     legacy: dict[str, int] = {}
     unknown = stats.unknown_types
-    latest: dict[tuple[str, str], int] = {}
+    latest: dict[tuple[Any, Any], int] = {}  # (type, symbol) -> the last line setting it
     full: list[int] = []  # lines for the full path
     filled, pending, attempted = feed._filled, feed._pending_trades, feed._attempted
     cycles = events = skipped = 0
@@ -152,14 +152,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
             if op == _LATEST:
                 symbol = obj.get("symbol")
                 if kind == "daily_loss" or (symbol.__class__ is str and symbol):
-                    latest[(str(kind), str(symbol) if kind != "daily_loss" else "")] = index
+                    latest[kind, symbol if kind != "daily_loss" else ""] = index
                     events += 1
                 else:
                     full.append(index)
             elif op == _NOTHING:
                 events += 1
             elif op == _COUNT:
-                name = _LEGACY_COUNTERS[str(kind)]
+                name = _LEGACY_COUNTERS[kind]
                 legacy[name] = legacy.get(name, 0) + 1
                 events += 1
             elif op == _STALE:
