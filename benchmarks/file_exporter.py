@@ -14,11 +14,18 @@ each scrape is a real HTTP GET of /metrics; before each one, 1,000 lines are app
 
 Target (printed as PASS/MISS, always exit 0): every scrape < 50 ms, reading only the appended
 bytes (the bytes read per scrape are printed next to the bytes appended).
+
+``--gpt-trader-lines N`` (default 1,000,000; 0 skips it) also times the first catch-up of a
+GPT-Trader-shaped ``events.jsonl`` (bot_v2 lines: positions, pnl updates, trades and their
+fills, reconnects, stale marks, rejections, cycle rows; about 165 bytes a line), against a
+bare ``orjson.loads`` loop over the same lines in the same run (the floor for any Python
+reader). Target: >= 500,000 lines/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -76,6 +83,82 @@ def generate(path: Path, size: int) -> int:
             written += len(data)
             count += block
     return count
+
+
+GPT_TRADER_TARGET = 500_000  # lines/s
+_SYMBOLS = ("BTC-PERP", "ETH-PERP", "SOL-PERP")
+
+
+def gpt_trader_lines(count: int, first: int) -> bytes:
+    """``count`` GPT-Trader (bot_v2 ``events.jsonl``) lines, 50 ms apart."""
+    out = []
+    for i in range(first, first + count):
+        at = START + i * 0.05
+        when = rfc3339(at).replace("Z", "+00:00")
+        symbol, kind = _SYMBOLS[i % 3], i % 20
+        if kind < 6:
+            record: dict[str, Any] = {"type": "position", "symbol": symbol, "mark_price": "239.27",
+                                      "entry": "239.72", "quantity": "15.4721"}  # fmt: skip
+        elif kind < 10:
+            record = {"type": "pnl_update", "symbol": symbol, "realized_pnl": -1.5,
+                      "unrealized_pnl": 2.25, "timestamp": at}  # fmt: skip
+        elif kind < 12:
+            record = {"type": "trade", "order_id": f"o{i}", "symbol": symbol, "side": "buy",
+                      "quantity": "0.1", "price": "239.72", "status": "filled"}  # fmt: skip
+        elif kind < 14:
+            record = {"type": "fill", "order_id": f"o{i - 2}", "symbol": symbol, "side": "buy",
+                      "quantity": 0.1, "price": 239.72, "pnl": 0.5, "fee": 0.02}  # fmt: skip
+        elif kind < 16:
+            record = {"type": "websocket_reconnect", "reconnect_count": i, "timestamp": at}
+        elif kind < 18:
+            record = {"type": "stale_mark_detected", "symbol": symbol, "timestamp": at}
+        elif kind < 19:
+            record = {"type": "order_rejected", "symbol": symbol, "reason": "mark_staleness"}
+        else:
+            record = {"type": "cycle_metrics", "equity": 10_000.0 + i % 100, "open_orders": 0,
+                      "timestamp": when}  # fmt: skip
+        out.append(json.dumps({**record, "time": when}))
+    return ("\n".join(out) + "\n").encode()
+
+
+def measure_catch_up(count: int) -> dict[str, object]:
+    """The first catch-up of ``count`` GPT-Trader lines, and a bare parse of the same lines."""
+
+    with tempfile.TemporaryDirectory(prefix="tt-file-exporter-") as directory:
+        events = Path(directory) / "events.jsonl"
+        with events.open("wb") as out:
+            for first in range(0, count, 10_000):
+                out.write(gpt_trader_lines(min(10_000, count - first), first))
+        size = events.stat().st_size
+        started = time.perf_counter()
+        data = events.read_bytes()
+        loads = reader.loads_json
+        for line in io.BytesIO(data).readlines():
+            loads(line).get("type")
+        bare = time.perf_counter() - started
+        del data
+        with FileExporter(events_file=events, namespace="bench", serve=False) as exporter:
+            started = time.perf_counter()
+            exporter.catch_up()
+            seconds = time.perf_counter() - started
+            assert exporter.lines_read == count, (exporter.lines_read, count)
+    return {"gpt_trader_lines": count, "gpt_trader_bytes": size,
+            "catch_up_seconds": seconds, "bare_parse_seconds": bare}  # fmt: skip
+
+
+def report_catch_up(figures: dict[str, Any]) -> None:
+    count, seconds = figures["gpt_trader_lines"], figures["catch_up_seconds"]
+    rate, bare = count / seconds, count / figures["bare_parse_seconds"]
+    verdict = "PASS" if rate >= GPT_TRADER_TARGET else "MISS"
+    print()
+    print("| figure | value | target |")
+    print("|---|---:|---|")
+    print(f"| GPT-Trader-shaped file | {count:,} lines, "
+          f"{figures['gpt_trader_bytes'] / 1e6:,.0f} MB | |")  # fmt: skip
+    print(f"| first catch-up | {seconds:.2f} s ({rate:,.0f} lines/s) | "
+          f">= {GPT_TRADER_TARGET:,} lines/s {verdict} |")  # fmt: skip
+    print(f"| bare orjson.loads loop, same lines | {bare:,.0f} lines/s | |")
+    print(f"| catch-up / bare parse | {rate / bare:.2f} | |")
 
 
 def parse_size(text: str) -> int:
@@ -165,6 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1000, help="lines appended between scrapes")
     parser.add_argument("--quick", action="store_true", help="20 MB, 10 scrapes: a smoke run")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--gpt-trader-lines",
+        type=int,
+        default=1_000_000,
+        help="lines of the GPT-Trader-shaped catch-up measurement; 0 skips it (default 1M)",
+    )
     args = parser.parse_args(argv)
     for name, value in versions("opentelemetry-sdk", "orjson").items():
         print(f"{name}: {value}")
@@ -175,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.lines,
     )
     report(figures)
+    if args.gpt_trader_lines > 0:
+        catch_up = measure_catch_up(200_000 if args.quick else args.gpt_trader_lines)
+        report_catch_up(catch_up)
+        figures.update(catch_up)
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -6,7 +6,13 @@ recording calls never raise into the bot: they log and count instead.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "EndpointError", "PortInUseError", "TelemetryError"]
+__all__ = [
+    "ConfigurationError",
+    "EndpointError",
+    "NotReadyError",
+    "PortInUseError",
+    "TelemetryError",
+]
 
 
 class TelemetryError(Exception):
@@ -35,3 +41,18 @@ class EndpointError(TelemetryError, OSError):
 
 class PortInUseError(EndpointError):
     """Another process already listens on the configured host and port."""
+
+
+class NotReadyError(TelemetryError):
+    """Raised by a refresh hook when the data is not complete yet (the file exporter's first
+    catch-up): ``/metrics`` and ``/metrics.json`` answer 503 with ``Retry-After`` instead of
+    serving partial counters. Never raised into the bot.
+
+    Example:
+        >>> NotReadyError("catching up", retry_after=2.0).retry_after
+        2.0
+    """
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -147,12 +147,13 @@ class ScrapeTimeMetrics:
         monitor: SelfMonitor,
         producers: Mapping[str, Producer],
         components: tuple[Component, ...] = _SCRAPE_TIME_COMPONENTS,
+        specs: Iterable[MetricSpec] | None = None,
     ) -> None:
         self._namespace = namespace
         self._monitor = monitor
         self._specs = [
             (spec, producers[spec.name])
-            for spec in CATALOGUE
+            for spec in (CATALOGUE if specs is None else specs)
             if spec.component in components and spec.observable
         ]
         # The hot path's histograms: declared (HELP and TYPE) from the first scrape, before
@@ -284,10 +285,12 @@ def register_observables(
     namespace: str,
     monitor: SelfMonitor,
     producers: Mapping[str, Producer],
+    specs: Iterable[MetricSpec] | None = None,
 ) -> ScrapeTimeMetrics:
     """Create the observable instruments of one catalogue component outside the core (the file
     exporter's rows); ``producers`` maps each row's name to its value function. Their values
-    go through OTel's callbacks for every reader."""
-    metrics = ScrapeTimeMetrics(namespace, monitor, producers, components=(component,))
+    go through OTel's callbacks for every reader. ``specs``: rows to use instead of the
+    catalogue's (compatibility names kept outside the catalogue)."""
+    metrics = ScrapeTimeMetrics(namespace, monitor, producers, components=(component,), specs=specs)
     metrics.register(meter)
     return metrics

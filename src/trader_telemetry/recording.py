@@ -353,6 +353,59 @@ class RecordingCalls:
                 },
             )
 
+    def record_counts(
+        self,
+        *,
+        orders: Mapping[tuple[str, str], int] | None = None,
+        fills: Mapping[tuple[str, str], int] | None = None,
+        rejections: Mapping[tuple[str, str], int] | None = None,
+        stale_marks: Mapping[str, int] | None = None,
+        ws_reconnects: Mapping[str, int] | None = None,
+        ok_cycles: int = 0,
+    ) -> None:
+        """Add many counted events at once: what the per-event calls (``record_order``,
+        ``record_fill`` without fields, ``record_rejection``, ``record_stale_mark``,
+        ``record_ws_reconnect`` without ``at``, completed cycles without a duration) would
+        have counted, in one step (the file exporter's catch-up of a long backlog). Keys are
+        ``(symbol, side)``, ``(symbol, reason)``, a symbol or a stream; labels go through the
+        same cardinality limits and side checks. Nothing is written to the events log.
+
+        Example:
+            >>> from trader_telemetry import Telemetry
+            >>> t = Telemetry(serve=False)
+            >>> t.record_counts(fills={("BTC-PERP", "BUY"): 3}, ok_cycles=2)
+            >>> t.snapshot()["cycle_metrics"]["count"]
+            2
+        """
+        try:
+            state = self._state
+            for metric, counter, given in (
+                ("orders_submitted_total", state.orders, orders),
+                ("fills_total", state.fills, fills),
+            ):
+                for (symbol, side), amount in (given or {}).items():
+                    normalized = self._check.side(side)
+                    if normalized is not None and amount > 0:
+                        key = (self._limiter(metric, "symbol").admit(symbol), normalized)
+                        with state.lock:
+                            counter[key] = counter.get(key, 0) + amount
+            for (symbol, reason), amount in (rejections or {}).items():
+                key = (
+                    self._limiter("orders_rejected_total", "symbol").admit(symbol),
+                    self._limiter("orders_rejected_total", "reason").admit(reason),
+                )
+                with state.lock:
+                    state.rejections[key] = state.rejections.get(key, 0) + amount
+            for metric, label, single, by in (
+                ("stale_marks_total", "symbol", state.stale_marks, stale_marks),
+                ("websocket_reconnects_total", "stream", state.ws_reconnects, ws_reconnects),
+            ):
+                for value, amount in (by or {}).items():
+                    state.add(single, self._limiter(metric, label).admit(value), amount)
+            state.ok_cycles.add_many(ok_cycles)
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault("record_counts", exc)
+
     def record_rejection(self, symbol: str, reason: str) -> None:
         """The exchange (or a guard) rejected an order."""
         try:

@@ -42,6 +42,12 @@ class Tally:
         """Count one."""
         self.pending.append(None)
 
+    def add_many(self, amount: int) -> None:
+        """Count ``amount`` at once (a replayed backlog)."""
+        if amount > 0:
+            with self._lock:
+                self._total += amount
+
     @property
     def value(self) -> int:
         """The count so far (every :meth:`add` that has returned is included)."""

@@ -8,19 +8,20 @@ here, next to the cycle bookkeeping they share.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
 from .cardinality import LabelLimiter
-from .catalogue import Component
+from .catalogue import Component, MetricSpec
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
-from .errors import ConfigurationError
+from .errors import ConfigurationError, NotReadyError
 from .health.liveness import Liveness
 from .health.model import HealthReport, HealthStatus
 from .health.registry import HealthCheckRegistry
@@ -322,7 +323,8 @@ class Telemetry(RecordingCalls):
     def health_response(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON document) of ``GET /health``: 200 for healthy and degraded, 503
         for unhealthy, and for unknown once the start-up grace is over."""
-        self._run_refresh_hooks()
+        with contextlib.suppress(NotReadyError):  # health answers while data catches up
+            self._run_refresh_hooks()
         code, document = self._health.http_response(self.config.namespace, self.config.profile)
         # Check messages may quote a secret; their details may hold an overflowed figure.
         return code, self._finite_json(self._redactor.fields(document))
@@ -330,7 +332,8 @@ class Telemetry(RecordingCalls):
     def liveness_response(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON document) of ``GET /livez``: the loop heartbeat and the running
         cycle's age only; 503 when the loop is dead or hung, never for a trading halt."""
-        self._run_refresh_hooks()
+        with contextlib.suppress(NotReadyError):  # liveness answers while data catches up
+            self._run_refresh_hooks()
         return self._liveness.http_response(self.config.namespace, self.config.profile)
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -528,22 +531,37 @@ class Telemetry(RecordingCalls):
         for hook in self._refresh_hooks:
             try:
                 hook()
+            except NotReadyError:
+                raise  # the endpoint answers 503 + Retry-After rather than partial data
             except Exception as exc:  # noqa: BLE001 - a scrape is answered whatever a hook does
                 self._monitor.fault("refresh_hook", exc)
 
-    def observe_component(self, component: Component, producers: Mapping[str, Producer]) -> None:
+    def observe_component(
+        self,
+        component: Component,
+        producers: Mapping[str, Producer],
+        *,
+        specs: Iterable[MetricSpec] | None = None,
+    ) -> None:
         """Add the observable catalogue rows of ``component`` (e.g. the file exporter's
         ``exporter_*``), read at each collection from ``producers``: row name -> function
-        returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core."""
+        returning ``[(label values, value), ...]``. Same catalogue, same OTel path as the core.
+        ``specs``: rows outside the catalogue instead (the file exporter's compatibility names
+        for GPT-Trader's old dashboards)."""
         meter = self.meter_provider.get_meter(METER_NAME, package_version())
         namespace, monitor = self.config.namespace, self._monitor
         register_observables(
-            meter, component, namespace=namespace, monitor=monitor, producers=producers
+            meter,
+            component,
+            namespace=namespace,
+            monitor=monitor,
+            producers=producers,
+            specs=specs,
         )
 
     def record_cycle(
         self,
-        duration_seconds: float,
+        duration_seconds: float | None,
         *,
         error_type: str | None = None,
         phases: Mapping[str, float] | None = None,
@@ -556,7 +574,9 @@ class Telemetry(RecordingCalls):
         ``error_type`` is given, with ``cycle_errors_total``), last duration and end, and each of
         ``phases`` (name -> seconds) in the phase histogram. ``at``: when it ended, in epoch
         seconds (default now). ``counted=False`` sets only the last duration and end (a
-        snapshot's "last cycle took" figure).
+        snapshot's "last cycle took" figure). ``duration_seconds=None``: a cycle known to have
+        completed at ``at`` whose duration is unknown (GPT-Trader's cycle rows): counted, and
+        the heartbeat restarts from it, with no duration recorded.
 
         Example:
             >>> t = Telemetry(serve=False)
@@ -565,6 +585,14 @@ class Telemetry(RecordingCalls):
             1
         """
         try:
+            if duration_seconds is None:
+                end = self._monotonic_at(at)
+                if counted:
+                    self._count_completed(end, -1.0, None)
+                else:
+                    with self._state.lock:
+                        self._state.last_cycle_end = end
+                return
             duration = self._check.number("cycle_duration_seconds", duration_seconds, minimum=0)
             if duration is None:
                 return

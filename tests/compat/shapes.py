@@ -10,6 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 import trader_telemetry as tt
+from trader_telemetry.compat.legacy_names import LEGACY_SPECS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: 2026-11-25T12:00:00Z: "now" for the fixtures (their newest line is 2 s older).
@@ -43,11 +44,16 @@ def series(telemetry: tt.Telemetry) -> Series:
 
 
 def comparable(found: Series, namespace: str) -> Series:
-    """The library's own series: without process_* and the exporter-only exporter_* rows."""
+    """The library's own series: without process_*, the exporter-only exporter_* rows and
+    the GPT-Trader exporter names only ``serve`` keeps."""
+    legacy = {spec.full_name(namespace) for spec in LEGACY_SPECS}
     return {
         key: value
         for key, value in found.items()
-        if key[0].startswith(namespace + "_") and not key[0].startswith(namespace + "_exporter_")
+        if key[0].startswith(namespace + "_")
+        and not key[0].startswith(namespace + "_exporter_")
+        and key[0].removesuffix("_total") not in legacy
+        and key[0] not in legacy
     }
 
 
@@ -106,6 +112,7 @@ def record_gpt_trader_writer(telemetry: tt.Telemetry, clock: tt.ManualClock) -> 
         "ETH-PERP", "sell", quantity=1.5, price=3_400.0, fee=0.4, realized_pnl=12.5
     )
     telemetry.record_account(realized_pnl=12.5, unrealized_pnl=35.5)
+    telemetry.record_account(funding_pnl=-1.2)  # the funding_payment event
     telemetry.record_account(equity=10_250.5)
     # positions list: exposure = quantity x mark price, negative for the short; labels as written
     telemetry.record_exposures({"BTC-PERP": 0.05 * 97_000.0, "ETH-PERP": -1.5 * 3_400.0})

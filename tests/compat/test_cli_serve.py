@@ -29,3 +29,22 @@ def test_serve_with_a_bad_namespace_is_refused(capsys: pytest.CaptureFixture[str
         main(["serve", "--events-file", "e.jsonl", "--namespace", "bad-name", "--port", "0"]) == 2
     )
     assert "namespace" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--interval", "nan"), ("--interval", "inf"), ("--breaker-hold", "nan"),
+     ("--breaker-hold", "-5")],
+)  # fmt: skip
+def test_serve_refuses_non_numbers_in_one_line(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert main(["serve", "--events-file", "e.jsonl", "--port", "0", flag, value]) == 64
+    err = capsys.readouterr().err
+    assert flag in err
+    assert len(err.strip().splitlines()) == 1  # a usage error, not a traceback
+
+
+def test_serve_takes_events_db() -> None:
+    args = build_parser().parse_args(["serve", "--events-db", "events.db"])
+    assert args.events_db == "events.db"

@@ -53,6 +53,8 @@ def default_events_files(data_dir: Path) -> list[Path]:
     ``events.jsonl.1`` (the size-rotated old file), then ``events-YYYY-MM-DD.jsonl`` (daily
     rotation) in name order, then ``events.jsonl``. Missing ones are left out, except that
     ``events.jsonl`` is always listed so an empty directory still names what was looked for.
+    A GPT-Trader ``events.db`` in the directory is its current store and wins, as in
+    GPT-Trader's own report: then only it is read.
 
     Args:
         data_dir: The telemetry data directory.
@@ -60,6 +62,9 @@ def default_events_files(data_dir: Path) -> list[Path]:
     Returns:
         The paths to read.
     """
+    database = data_dir / "events.db"
+    if database.is_file():
+        return [database]
     files: list[Path] = []
     rotated = data_dir / "events.jsonl.1"
     if rotated.is_file():
@@ -193,9 +198,8 @@ def _command(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per k
     except ConfigurationError as exc:
         return _fail(f"invalid --thresholds: {exc}", EXIT_USAGE)
     data_dir = Path(args.data_dir or Path("var", "data", args.namespace, args.profile))
-    events_files = (
-        [Path(p) for p in args.events_file] if args.events_file else default_events_files(data_dir)
-    )
+    given = [*(args.events_file or ()), *(args.events_db or ())]
+    events_files = [Path(p) for p in given] if given else default_events_files(data_dir)
     metrics_file = Path(args.metrics_file) if args.metrics_file else data_dir / "metrics.json"
     problem = _check_inputs(args, data_dir, events_files, metrics_file)
     if problem is not None:
@@ -289,7 +293,15 @@ def register(commands: Any) -> None:
         "--events-file",
         action="append",
         default=None,
-        help="an events.jsonl to read; repeatable (default: the data dir's event files)",
+        help="an events.jsonl (or a SQLite events.db, recognised by its header) to read; "
+        "repeatable (default: the data dir's event files)",
+    )
+    daily.add_argument(
+        "--events-db",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="GPT-Trader's SQLite events.db, opened read-only; repeatable",
     )
     daily.add_argument(
         "--metrics-file", default=None, help="metrics.json (default: DATA_DIR/metrics.json)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
@@ -51,11 +52,24 @@ def telemetry_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _command(args: argparse.Namespace) -> int:
-    if args.metrics_file is None and args.events_file is None:
-        print("trader-telemetry serve: give --metrics-file, --events-file or both", file=sys.stderr)
+    if args.metrics_file is None and args.events_file is None and args.events_db is None:
+        print(
+            "trader-telemetry serve: give --metrics-file, --events-file or --events-db",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    if args.interval < 0:
-        print("trader-telemetry serve: --interval must be >= 0", file=sys.stderr)
+    if not (math.isfinite(args.interval) and args.interval >= 0):
+        print(
+            f"trader-telemetry serve: --interval must be a number >= 0, got {args.interval}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not (math.isfinite(args.breaker_hold) and args.breaker_hold > 0):
+        print(
+            "trader-telemetry serve: --breaker-hold must be a number of seconds > 0, "
+            f"got {args.breaker_hold}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     # A long-running service: its warnings (a file missing, corrupt, back) belong in its log.
     logging.basicConfig(
@@ -65,6 +79,7 @@ def _command(args: argparse.Namespace) -> int:
         exporter = FileExporter(
             args.metrics_file,
             args.events_file,
+            events_db=args.events_db,
             breaker_hold_seconds=args.breaker_hold,
             **telemetry_options(args),
         )
@@ -80,7 +95,7 @@ def _command(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         exporter.start(interval=args.interval)
-        files = ", ".join(f for f in (args.metrics_file, args.events_file) if f)
+        files = ", ".join(f for f in (args.metrics_file, args.events_file, args.events_db) if f)
         print(f"trader-telemetry serve: metrics on {exporter.metrics_url} ({files})", flush=True)
         while not stop.wait(0.5):
             pass
@@ -102,7 +117,17 @@ def register(commands: Any) -> None:
         "bot writes (ours or GPT-Trader's shapes).",
     )
     parser.add_argument("--metrics-file", default=None, help="the bot's metrics.json")
-    parser.add_argument("--events-file", default=None, help="the bot's events.jsonl")
+    parser.add_argument(
+        "--events-file",
+        default=None,
+        help="the bot's events.jsonl (a SQLite events.db given here is recognised by its header)",
+    )
+    parser.add_argument(
+        "--events-db",
+        default=None,
+        metavar="PATH",
+        help="GPT-Trader's SQLite events.db: opened read-only, new rows followed by id",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=9000, help="port; 0 picks a free one (default: 9000)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -19,11 +20,14 @@ from typing import Any
 
 from ..catalogue import Component
 from ..config import TelemetryConfig
-from ..errors import ConfigurationError
-from ..events import ReadStats, load_metrics_snapshot, parse_lines
+from ..errors import ConfigurationError, NotReadyError
+from ..events import ReadStats, load_metrics_snapshot
+from ..events.sqlite_source import DatabaseBusyError, EventsDatabase, is_sqlite
 from ..telemetry import Telemetry
 from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay
-from .feed import TelemetryFeed
+from .feed import TRADE_FILL_WAIT_SECONDS, TelemetryFeed
+from .legacy_names import LEGACY_SPECS, LegacyFigures
+from .line_fold import fold_lines
 from .source import MetricsSnapshotSource
 from .status import SourceStatus
 from .tail import DEFAULT_CHUNK_BYTES, EventsTail
@@ -39,8 +43,16 @@ _LINE_PROBLEMS = {
     "missing_timestamp": "missing_timestamp",
     "bad_timestamp": "bad_timestamp",
     "missing_type": "missing_type",
+    "oversized_line": "oversized_line",
+    "duplicates": "duplicate_line",
 }
 Sample = tuple[tuple[str, ...], float]
+#: Rows of an events.db read per refresh step (about 8 MB of rows).
+DB_ROWS_PER_STEP = 20_000
+#: Distinct unknown event types counted by name in the read-errors metric; more share one.
+MAX_UNKNOWN_TYPES = 32
+#: How long a scrape waits for the first catch-up before answering 503 + Retry-After.
+READY_WAIT_SECONDS = 2.0
 
 
 class FileExporter:
@@ -48,7 +60,10 @@ class FileExporter:
 
     Args:
         metrics_file: The bot's ``metrics.json`` (ours or GPT-Trader's shapes), or None.
-        events_file: The bot's ``events.jsonl`` (ours or GPT-Trader's lines), or None.
+        events_file: The bot's ``events.jsonl`` (ours or GPT-Trader's lines), or None. A
+            SQLite file here (recognised by its header) is read as an ``events.db``.
+        events_db: GPT-Trader's SQLite ``events.db``, opened read-only and followed by row
+            id (new rows only, never a rescan), or None.
         config: The served ``Telemetry``'s configuration (namespace, host, port, profile...).
         breaker_hold_seconds: A circuit-breaker trip nothing has confirmed for this long
             reads as 0 again (see :mod:`trader_telemetry.compat.breaker`).
@@ -80,14 +95,19 @@ class FileExporter:
         metrics_file: str | os.PathLike[str] | None = None,
         events_file: str | os.PathLike[str] | None = None,
         *,
+        events_db: str | os.PathLike[str] | None = None,
         config: TelemetryConfig | None = None,
         breaker_hold_seconds: float = DEFAULT_HOLD_SECONDS,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         loader: Callable[[str], dict[str, Any] | None] = load_metrics_snapshot,
         **overrides: Any,
     ) -> None:
-        if metrics_file is None and events_file is None:
-            raise ConfigurationError("FileExporter needs a metrics_file, an events_file or both")
+        if metrics_file is None and events_file is None and events_db is None:
+            raise ConfigurationError(
+                "FileExporter needs a metrics_file, an events_file or events_db, or several"
+            )
+        if events_file is not None and events_db is None and is_sqlite(events_file):
+            events_file, events_db = None, events_file
         if chunk_bytes < 1:
             raise ConfigurationError(f"FileExporter.chunk_bytes must be >= 1, got {chunk_bytes!r}")
         self.telemetry = Telemetry(config, **overrides)
@@ -103,21 +123,35 @@ class FileExporter:
         if events_file is not None:
             self._events_status = self._status(events_file, started)
             self._tail = EventsTail(events_file, chunk_bytes=chunk_bytes)
+        self._db: EventsDatabase | None = None
+        self._db_status: SourceStatus | None = None
+        if events_db is not None:
+            self._db_status = self._status(events_db, started)
+            self._db = EventsDatabase(events_db)
+        #: Set once the files as they were at start-up have been read to their end: until
+        #: then /metrics answers 503 (partial counters would read as a reset, then a jump).
+        self.caught_up = threading.Event()
         self._source: MetricsSnapshotSource | None = None
         if metrics_file is not None:
             status = self._status(metrics_file, started)
             self._source = MetricsSnapshotSource(metrics_file, status, loader=loader)
         #: Bad lines of the events file so far, by kind (summed over every read).
         self.line_problems: dict[str, int] = {}
-        #: Lines of the events file parsed so far.
+        #: Lines of the events file (rows of the events.db) parsed so far.
         self.lines_read = 0
+        self._unknown: set[str] = set()
+        self.legacy = LegacyFigures()
         self.feed = TelemetryFeed(
             self.telemetry,
             breaker=BreakerReplay(self.telemetry, hold_seconds=breaker_hold_seconds),
+            legacy=self.legacy,
         )
         self.telemetry.observe_component(
             Component.EXPORTER,
             {"exporter_source_age_seconds": self._ages, "exporter_read_errors_total": self._errors},
+        )
+        self.telemetry.observe_component(
+            Component.EXPORTER, self.legacy.producers(), specs=LEGACY_SPECS
         )
         self.telemetry.add_refresh_hook(self._refresh_before_scrape)
 
@@ -158,8 +192,18 @@ class FileExporter:
         """Refresh until the events file is read to its end (or :meth:`close` is called)."""
         while self.refresh() and not self._stop.is_set():
             pass
+        if not self._stop.is_set():
+            self.caught_up.set()
 
     def _refresh_before_scrape(self) -> None:
+        if not self.caught_up.is_set():
+            if self._thread is None:
+                self.catch_up()  # no background thread: this scrape reads the files itself
+            elif not self.caught_up.wait(READY_WAIT_SECONDS):
+                raise NotReadyError(
+                    f"catching up with the bot's files ({self.lines_read:,} event lines read)",
+                    retry_after=READY_WAIT_SECONDS,
+                )
         # A catch-up step holds the lock for one chunk (a fraction of a second): wait for it,
         # but never make the scrape wait much longer; it then serves what is known.
         if not self._lock.acquire(timeout=2.0):
@@ -173,11 +217,16 @@ class FileExporter:
         more = False
         if self._tail is not None:
             more = self._read_events(self._tail, max_bytes)
+        if self._db is not None:
+            more = self._read_db(self._db, max(1, max_bytes // 400)) or more
         if self._source is not None:
             snapshot = self._source.poll()
             if snapshot is not None:
                 self._apply(self.feed.snapshot, snapshot)
-        self.feed.breaker.expire(self._clock.time())
+        now = self._clock.time()
+        self.feed.breaker.expire(now)
+        if self.caught_up.is_set():  # while catching up, a trade's fill may be in the next chunk
+            self.feed.settle(now - TRADE_FILL_WAIT_SECONDS)
         return more
 
     def _read_events(self, tail: EventsTail, max_bytes: int) -> bool:
@@ -186,19 +235,54 @@ class FileExporter:
         read = tail.read(max_bytes)
         if read.lines:
             stats = ReadStats()
-            events = parse_lines(
-                read.lines, label=status.file, stats=stats, first_line_number=read.first_line_number
-            )
             apply = self.feed.event
-            for event in events:
-                self._apply(apply, event)
+            fold_lines(
+                self.feed,
+                read.lines,
+                stats=stats,
+                label=status.file,
+                first_line_number=read.first_line_number,
+                apply=lambda event: self._apply(apply, event),
+            )
             self.lines_read += stats.lines
             self._count_line_problems(status, stats)
+        if read.oversized:
+            self.lines_read += read.oversized
+            self._count_problem(status, "oversized_line", read.oversized)
         if read.problem is not None:
             status.fail(read.problem)
         elif read.mtime is not None:
             status.ok(read.mtime)
         return read.more
+
+    def _read_db(self, db: EventsDatabase, max_rows: int) -> bool:
+        """New rows of the events.db (at most ``max_rows``); True when more may be waiting."""
+        status = self._db_status
+        assert status is not None  # noqa: S101 - set together with the database
+        try:
+            mtime = os.stat(db.path).st_mtime
+        except FileNotFoundError:
+            status.fail("missing")
+            return False
+        except OSError as exc:
+            status.fail("unreadable", exc.strerror or "")
+            return False
+        stats = ReadStats()
+        apply = self.feed.event
+        try:
+            for event in db.read(stats, max_rows=max_rows):
+                self._apply(apply, event)
+        except DatabaseBusyError:
+            self._count_problem(status, "database_busy", 1)  # retried at the next refresh
+            return False
+        except sqlite3.Error as exc:
+            status.fail("unreadable", str(exc))
+            return False
+        finally:
+            self.lines_read += stats.lines
+            self._count_line_problems(status, stats)
+        status.ok(mtime)
+        return stats.lines >= max_rows
 
     def _apply(self, apply: Callable[[Any], object], item: object) -> None:
         try:
@@ -212,6 +296,14 @@ class FileExporter:
             amount = int(getattr(stats, attribute))
             if amount:
                 self._count_problem(status, reason, amount, stats.warnings)
+        for kind, amount in stats.unknown_types.items():
+            reason = f"unknown_type:{kind}"
+            if reason not in self.line_problems and len(self._unknown) >= MAX_UNKNOWN_TYPES:
+                reason = "unknown_type:other"
+            self._unknown.add(reason)
+            self._count_problem(
+                status, reason, amount, [f"events of type {kind!r} map to no metric (counted)"]
+            )
 
     def _count_problem(
         self, status: SourceStatus, reason: str, amount: int, warnings: list[str] | None = None
@@ -269,6 +361,8 @@ class FileExporter:
         with self._lock:
             if self._tail is not None:
                 self._tail.close()
+            if self._db is not None:
+                self._db.close()
 
     def __enter__(self) -> FileExporter:
         return self

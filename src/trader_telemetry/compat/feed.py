@@ -12,9 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..events import Event
+from ..events.gpt_trader import is_executed
 from ..events.reader import as_float
+from ..events.snapshot_reader import positions_by_symbol
 from ..telemetry import Telemetry
 from .breaker import BreakerReplay
+from .legacy_names import LegacyFigures
 from .source import Snapshot, parse_time
 
 __all__ = ["TelemetryFeed"]
@@ -22,11 +25,31 @@ __all__ = ["TelemetryFeed"]
 _ACCOUNT_FIELDS: Final = ("equity", "realized_pnl", "unrealized_pnl", "funding_pnl", "total_pnl")
 _FILL_FIELDS: Final = ("quantity", "price", "fee", "realized_pnl")
 _MS_FIELDS: Final = ("latency_ms", "cycle_latency_ms", "duration_ms")
+_DURATION_FIELDS: Final = ("duration_seconds", *_MS_FIELDS)
 _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})
+#: An executed ``trade`` becomes a fill once events this much later (by their own time) have
+#: arrived with no ``fill`` of the same order (GPT-Trader writes both in the same second).
+TRADE_FILL_WAIT_SECONDS: Final = 10.0
+_RECENT_ORDERS: Final = 10_000  # order ids remembered to pair attempts, trades and fills
+
+
+_BREAKER_CLEARS: Final = frozenset({"circuit_breaker_reset", "circuit_breaker_cleared"})
+_BREAKER_KINDS: Final = frozenset({"circuit_breaker_triggered", *_BREAKER_CLEARS})
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _nothing(fields: dict[str, Any], at: float) -> None:
+    """An event understood that maps to no metric."""
+
+
+def _remember(seen: dict[str, None], key: str) -> None:
+    """Add ``key`` to an insertion-ordered set holding at most the last few thousand keys."""
+    seen[key] = None
+    if len(seen) > _RECENT_ORDERS:
+        del seen[next(iter(seen))]
 
 
 class TelemetryFeed:
@@ -45,9 +68,27 @@ class TelemetryFeed:
         >>> t.shutdown()
     """
 
-    def __init__(self, telemetry: Telemetry, *, breaker: BreakerReplay | None = None) -> None:
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        *,
+        breaker: BreakerReplay | None = None,
+        legacy: LegacyFigures | None = None,
+    ) -> None:
         self.telemetry = telemetry
         self.breaker = breaker if breaker is not None else BreakerReplay(telemetry)
+        #: The values of GPT-Trader's exporter names (see :mod:`.legacy_names`).
+        self.legacy = legacy if legacy is not None else LegacyFigures()
+        # GPT-Trader's trade/fill pairing: executed trades waiting for their fill (by order
+        # id), and the ids recently seen in fills and submission attempts (bounded).
+        self._pending_trades: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._filled: dict[str, None] = {}
+        self._attempted: dict[str, None] = {}
+        self._latest_at = float("-inf")
+        # pnl_update is cumulative per symbol: the latest (time, realized, unrealized) of each.
+        self._symbol_pnl: dict[str, tuple[float, float, float]] = {}
+        self._funding = 0.0  # the sum of funding_payment amounts
+        self._funding_seen = False
         #: Events that changed something, and events of types nothing maps to.
         self.events_applied = 0
         self.events_ignored = 0
@@ -60,16 +101,29 @@ class TelemetryFeed:
         self._mark_at: dict[str, float] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], float], None]] = {
             "cycle": self._cycle,
-            "cycle_metrics": self._cycle,
+            "cycle_metrics": self._cycle_row,
             "order": self._order,
             "order_submitted": self._order,
+            "order_submission_attempt": self._attempt,
             "trade": self._trade,
-            "fill": self._fill,
+            "fill": self._fill_event,
             "rejection": self._rejection,
             "order_rejected": self._rejection,
             "account": self._account,
-            "pnl_update": self._account,
+            "pnl_update": self._pnl_update,
+            "funding_payment": self._funding_payment,
             "position": self._position,
+            "position_metrics": self._position,
+            "unfilled_order_alert": self._counted("unfilled_orders_total"),
+            "trade_gate_blocked": self._counted("trades_blocked_total"),
+            "preview_reject": self._counted("order_preview_failures_total"),
+            # Understood, with no metric of their own (GPT-Trader's exporter had none either).
+            "order_preview": _nothing,
+            "api_error": _nothing,
+            "guard_triggered": _nothing,
+            "error": _nothing,
+            "health": _nothing,
+            "circuit_breaker_cleared": self._breaker,
             "daily_loss": self._daily_loss,
             "circuit_breaker": self._breaker,
             "circuit_breaker_triggered": self._breaker,
@@ -88,11 +142,121 @@ class TelemetryFeed:
             self.events_ignored += 1
             return False
         fields = event.fields
-        if event.event_type in ("circuit_breaker_triggered", "circuit_breaker_reset"):
+        if event.event_type in _BREAKER_KINDS:
             fields = {"_kind": event.event_type, **fields}
-        handler(fields, event.timestamp.timestamp())
+        at = event.timestamp.timestamp()
+        handler(fields, at)
         self.events_applied += 1
+        if at > self._latest_at:
+            self._latest_at = at
+            if self._pending_trades:
+                self._settle_trades(at - TRADE_FILL_WAIT_SECONDS)
         return True
+
+    def settle(self, before: float) -> None:
+        """Count the executed trades of before ``before`` (epoch seconds) still waiting for a
+        ``fill`` event as fills (the exporter calls it with its clock, so a trade at the end
+        of the file is not left waiting for later events)."""
+        if self._pending_trades:
+            self._settle_trades(before)
+
+    # ------------------------------------------------------------------ GPT-Trader's events
+    def _counted(self, name: str) -> Callable[[dict[str, Any], float], None]:
+        def count(fields: dict[str, Any], at: float) -> None:
+            self.legacy.count(name)
+
+        return count
+
+    def _cycle_row(self, fields: dict[str, Any], at: float) -> None:
+        """GPT-Trader's ``cycle_metrics``: a completed cycle (no duration), and the whole
+        ``metrics.json`` payload as of then."""
+        if any(fields.get(key) is not None for key in _DURATION_FIELDS):
+            self._cycle(fields, at)  # a shape with a duration: as our own cycle event
+            return
+        self.telemetry.record_cycle(None, at=at)
+        self._saw_cycle_events = True
+        self._cycle_at = max(self._cycle_at, at)
+        self._document(fields, at)
+
+    def _document(self, document: dict[str, Any], at: float) -> None:
+        """A cycle row or GPT-Trader's ``metrics.json``: equity, positions, system figures."""
+        equity = as_float(document.get("equity"))
+        if equity is not None:
+            self._account({"equity": equity}, at)
+        positions = document.get("positions")
+        if isinstance(positions, list) and at >= self._exposure_at:
+            self._exposure_at = at
+            exposures = {
+                symbol: value
+                for symbol, position in positions_by_symbol(positions).items()
+                if (value := as_float(position.get("exposure_usd"))) is not None
+            }
+            self.telemetry.record_exposures(exposures)
+            with self.legacy.lock:
+                self.legacy.exposures = dict(exposures)
+        self.legacy.document(document, at=at)
+
+    def _attempt(self, fields: dict[str, Any], at: float) -> None:
+        key = _text(fields.get("client_order_id"))
+        if key is not None:
+            _remember(self._attempted, key)
+        self._order(fields, at)
+
+    def _fill_event(self, fields: dict[str, Any], at: float) -> None:
+        for name in ("order_id", "client_order_id"):
+            key = _text(fields.get(name))
+            if key is not None:
+                _remember(self._filled, key)
+                self._pending_trades.pop(key, None)
+        self._fill(fields, at)
+        self.legacy.count("trades_executed_total")
+
+    def _settle_trades(self, before: float) -> None:
+        """Executed trades older than ``before`` with no fill event: count them as fills."""
+        for key, (at, fields) in list(self._pending_trades.items()):
+            if at <= before:
+                del self._pending_trades[key]
+                _remember(self._filled, key)
+                self._fill(fields, at)
+                self.legacy.count("trades_executed_total")
+
+    def _pnl_update(self, fields: dict[str, Any], at: float) -> None:
+        """Cumulative per symbol: the account's figure is the sum of each symbol's latest."""
+        symbol = _text(fields.get("symbol"))
+        if symbol is None:
+            self._account(fields, at)
+            return
+        seen = self._symbol_pnl.get(symbol)
+        if seen is not None and at < seen[0]:
+            return
+        realized = as_float(fields.get("realized_pnl"))
+        unrealized = as_float(fields.get("unrealized_pnl"))
+        self._symbol_pnl[symbol] = (
+            at,
+            realized if realized is not None else (seen[1] if seen else 0.0),
+            unrealized if unrealized is not None else (seen[2] if seen else 0.0),
+        )
+        with self.legacy.lock:
+            self.legacy.symbol_pnl[symbol] = (
+                self._symbol_pnl[symbol][1] + (self._symbol_pnl[symbol][2])
+            )
+        self._account_from_symbols(at)
+
+    def _funding_payment(self, fields: dict[str, Any], at: float) -> None:
+        amount = as_float(fields.get("amount"))
+        if amount is not None:
+            self._funding += amount
+            self._funding_seen = True
+            self._account_from_symbols(at)
+
+    def _account_from_symbols(self, at: float) -> None:
+        figures: dict[str, float] = {}
+        if self._symbol_pnl:
+            figures["realized_pnl"] = sum(r for _, r, _ in self._symbol_pnl.values())
+            figures["unrealized_pnl"] = sum(u for _, _, u in self._symbol_pnl.values())
+        if self._funding_seen:
+            figures["funding_pnl"] = self._funding
+        self._account(figures, at)
 
     def _cycle(self, fields: dict[str, Any], at: float) -> None:
         duration = as_float(fields.get("duration_seconds"))
@@ -120,24 +284,35 @@ class TelemetryFeed:
     def _order(self, fields: dict[str, Any], at: float) -> None:
         symbol, side = _text(fields.get("symbol")), _text(fields.get("side"))
         if symbol is not None and side is not None:
-            self.telemetry.record_order(symbol, side)
+            self.telemetry.record_order(symbol, side.lower())
 
     def _trade(self, fields: dict[str, Any], at: float) -> None:
-        """GPT-Trader's ``trade``: an order; ``filled`` also a fill; refused ones a rejection."""
+        """GPT-Trader's ``trade``: an order (unless its submission attempt was counted); a
+        fill only when executed and no ``fill`` event describes the same order (it waits
+        :data:`TRADE_FILL_WAIT_SECONDS` for one); refused ones a rejection."""
         symbol = _text(fields.get("symbol"))
         status = (_text(fields.get("status")) or "").lower()
         if symbol is not None and status in _REFUSED:
             reason = _text(fields.get("reason")) or status
             self.telemetry.record_rejection(symbol, reason)
             return
-        self._order(fields, at)
-        if status == "filled":
+        client = _text(fields.get("client_order_id"))
+        if client is None or client not in self._attempted:
+            self._order(fields, at)
+        if not is_executed(status):
+            return
+        key = _text(fields.get("order_id")) or client
+        if key is None:
             self._fill(fields, at)
+            self.legacy.count("trades_executed_total")
+        elif key not in self._filled and (client is None or client not in self._filled):
+            self._pending_trades[key] = (at, fields)
 
     def _fill(self, fields: dict[str, Any], at: float) -> None:
         symbol, side = _text(fields.get("symbol")), _text(fields.get("side"))
         if symbol is None or side is None:
             return
+        side = side.lower()
         values = {key: as_float(fields.get(key)) for key in _FILL_FIELDS}
         if values["realized_pnl"] is None:  # GPT-Trader's fills carry ``pnl``
             values["realized_pnl"] = as_float(fields.get("pnl"))
@@ -160,15 +335,22 @@ class TelemetryFeed:
             self.telemetry.record_account(**given, at=at)
 
     def _position(self, fields: dict[str, Any], at: float) -> None:
-        """GPT-Trader's ``position``: that symbol's exposure (quantity x mark) and its mark."""
+        """GPT-Trader's ``position`` (and ``position_metrics``): that symbol's exposure
+        (quantity x mark) and its mark. Head rows carry an unsigned size and no side; the cycle
+        rows, with a side, correct the sign at the next cycle."""
         symbol = _text(fields.get("symbol"))
-        quantity, mark = as_float(fields.get("quantity")), as_float(fields.get("mark_price"))
+        quantity = as_float(fields.get("quantity"))
+        if quantity is None:
+            quantity = as_float(fields.get("position_size"))
+        mark = as_float(fields.get("mark_price"))
         if symbol is None or mark is None:
             return
         if quantity is not None and at >= self._exposure_at:
             side = (_text(fields.get("side")) or "").lower()
             signed = -abs(quantity) if side in ("short", "sell") else quantity
             self.telemetry.record_exposure(symbol, signed * mark)
+            with self.legacy.lock:
+                self.legacy.exposures[symbol] = signed * mark
         self._mark(symbol, at, mark)
 
     def _daily_loss(self, fields: Mapping[str, Any], at: float) -> None:
@@ -180,7 +362,7 @@ class TelemetryFeed:
     def _breaker(self, fields: dict[str, Any], at: float) -> None:
         triggered = fields.get("triggered")
         if not isinstance(triggered, bool):
-            triggered = fields.get("_kind") != "circuit_breaker_reset"
+            triggered = fields.get("_kind") not in _BREAKER_CLEARS
         reason = _text(fields.get("reason")) or _text(fields.get("guard"))
         self.breaker.state(triggered, reason, at=at)
 
@@ -202,6 +384,7 @@ class TelemetryFeed:
     def snapshot(self, snapshot: Snapshot) -> None:
         """Apply a new version of ``metrics.json`` (already normalised by the reader)."""
         document, at = snapshot.document, snapshot.taken_at
+        self.legacy.document(document, at=at)
         self._snapshot_account(document.get("account_snapshot"), at)
         positions = document.get("positions")
         positions = positions if isinstance(positions, dict) else {}
@@ -214,6 +397,8 @@ class TelemetryFeed:
                 and (value := as_float(position.get("exposure_usd"))) is not None
             }
             self.telemetry.record_exposures(exposures)
+            with self.legacy.lock:
+                self.legacy.exposures = dict(exposures)
         self._snapshot_marks(document, positions, at)
         self._snapshot_cycle(document, at)
         risk = document.get("risk")

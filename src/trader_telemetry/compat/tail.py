@@ -17,6 +17,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from ..events.reader import MAX_LINE_BYTES
+
 __all__ = ["EventsTail", "TailRead"]
 
 logger = logging.getLogger("trader_telemetry.compat")
@@ -37,6 +39,7 @@ class TailRead:
         mtime: Modification time of the file read, when it was readable.
         rotated: A new file took the path (the old one was drained first).
         truncated: The file became shorter than what was read: reading restarted at 0.
+        oversized: Lines longer than the tail's ``max_line_bytes``, dropped unread.
     """
 
     lines: list[bytes] = field(default_factory=list)
@@ -47,6 +50,7 @@ class TailRead:
     mtime: float | None = None
     rotated: bool = False
     truncated: bool = False
+    oversized: int = 0
 
 
 class EventsTail:
@@ -67,9 +71,18 @@ class EventsTail:
         ([b'{"a": 1}\\n'], [b'{"b": 2}\\n'], 18)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ):
         self.path = os.fspath(path)
         self.chunk_bytes = chunk_bytes
+        #: A longer line is dropped as it streams past (memory stays bounded) and counted.
+        self.max_line_bytes = max_line_bytes
+        self._skipping = False  # inside a line already longer than max_line_bytes
         #: Bytes read from disk since start-up, over every file that held the path.
         self.bytes_read = 0
         self._file: BinaryIO | None = None
@@ -155,6 +168,7 @@ class EventsTail:
         self._offset = 0
         self._lines_done = 0
         self._partial = b""
+        self._skipping = False
 
     def _drain(self, result: TailRead, budget: int) -> bool:
         """Read what is left of the file that no longer holds the path; True when the budget
@@ -162,6 +176,10 @@ class EventsTail:
         self._read_into(result, budget)
         if result.more:
             return True
+        if self._skipping:
+            result.oversized += 1
+            self._lines_done += 1
+            self._skipping = False
         if self._partial:  # torn last line: hand it out without a newline (counted by the reader)
             result.lines.append(self._partial)
             self._partial = b""
@@ -186,14 +204,35 @@ class EventsTail:
         result.more = size == budget
         if not data:
             return
-        buffer = self._partial + data if self._partial else data
-        cut = buffer.rfind(b"\n") + 1
-        self._partial = buffer[cut:]
-        if cut:
-            # BytesIO splits on b"\n" only and keeps it (bytes.splitlines would also split on
-            # a raw \r), in C.
-            lines = io.BytesIO(buffer[:cut]).readlines()
-            if not result.lines:
-                result.first_line_number = self._lines_done + 1
-            result.lines.extend(lines)
-            self._lines_done += len(lines)
+        cut = data.rfind(b"\n") + 1
+        if self._skipping:  # the rest of an oversized line: drop it up to its newline
+            if not cut:
+                return
+            first = data.find(b"\n") + 1
+            result.oversized += 1
+            self._lines_done += 1
+            self._skipping = False
+            data, cut = data[first:], cut - first
+        limit = self.max_line_bytes
+        if not cut:
+            if len(self._partial) + len(data) > limit:
+                self._partial, self._skipping = b"", True
+            else:
+                self._partial += data  # bounded by max_line_bytes: never a quadratic copy
+            return
+        buffer = self._partial + data[:cut] if self._partial else data[:cut]
+        self._partial = data[cut:]
+        if len(self._partial) > limit:
+            self._partial, self._skipping = b"", True
+        # BytesIO splits on b"\n" only and keeps it (bytes.splitlines would also split on
+        # a raw \r), in C.
+        lines = io.BytesIO(buffer).readlines()
+        if len(buffer) > limit and max(map(len, lines)) > limit:
+            kept = [line for line in lines if len(line) <= limit]
+            result.oversized += len(lines) - len(kept)
+            self._lines_done += len(lines) - len(kept)
+            lines = kept
+        if not result.lines:
+            result.first_line_number = self._lines_done + 1
+        result.lines.extend(lines)
+        self._lines_done += len(lines)

@@ -12,6 +12,8 @@ Parsing uses ``orjson`` when it is importable and the standard ``json`` module o
 from __future__ import annotations
 
 import importlib
+import io
+import itertools
 import json
 import math
 import os
@@ -20,15 +22,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final, cast
 
+from .gpt_trader import UNDERSTOOD_TYPES, unnest
+
 __all__ = [
     "JSON_BACKEND",
+    "MAX_LINE_BYTES",
     "NUMERIC_FIELDS",
     "Event",
     "ReadStats",
     "as_float",
+    "bounded_lines",
     "loads_json",
     "parse_lines",
     "read_events",
+    "read_timestamp",
     "to_number",
 ]
 
@@ -62,6 +69,10 @@ NUMERIC_FIELDS: Final[frozenset[str]] = frozenset(
         "limit",
         "duration_seconds",
         "exposure_usd",
+        "size",
+        "entry",
+        "position_size",
+        "funding_amount",
     }
 )
 """Fields whose string values (as the legacy bot wrote numbers) are read as floats."""
@@ -70,6 +81,9 @@ NUMERIC_FIELDS: Final[frozenset[str]] = frozenset(
 _ENVELOPE: Final[frozenset[str]] = frozenset(
     {"timestamp", "time", "event_type", "type", "bot_id", "id", "data"}
 )
+MAX_LINE_BYTES: Final = 1024 * 1024
+"""Longest line read (1 MiB): a longer one is skipped and counted as ``oversized_line``."""
+_NESTED: Final = frozenset({"metric", "position", "error"})  # GPT-Trader's nesting types
 _MILLIS_ABOVE: Final = 1e11  # epoch numbers above this are milliseconds (1e11 s is year 5138)
 _MISSING: Final = object()
 
@@ -105,10 +119,11 @@ class ReadStats:
     """What :func:`read_events` saw, for the caller to report.
 
     Every line read lands in exactly one of ``events``, ``blank``, ``corrupt``,
-    ``truncated_last_line``, ``missing_timestamp``, ``bad_timestamp``, ``missing_type`` or
-    ``out_of_window``; ``naive_timestamps`` counts events (in or out of the window) whose
-    timestamp had no offset and was read as UTC. One instance may be passed to several reads
-    (rotated files): the counts add up and each kind of problem is still described once.
+    ``truncated_last_line``, ``missing_timestamp``, ``bad_timestamp``, ``missing_type``,
+    ``out_of_window``, ``oversized_line`` or ``duplicates``; ``naive_timestamps`` counts events
+    (in or out of the window) whose timestamp had no offset and was read as UTC. One instance
+    may be passed to several reads (rotated files): the counts add up and each kind of problem
+    is still described once.
 
     Attributes:
         lines: Lines read.
@@ -121,6 +136,10 @@ class ReadStats:
         missing_type: Objects without ``event_type``/``type``.
         naive_timestamps: Timestamps without an offset, read as UTC.
         out_of_window: Events outside ``[start, end)``.
+        oversized_line: Lines longer than the reader's ``max_line_bytes``, skipped unread.
+        duplicates: bot_v2's double-written metric lines (equal to the line before but for
+            ``time``), counted once.
+        unknown_types: Events (yielded) of types neither the report nor ``serve`` maps, by type.
         warnings: One sentence per kind of problem met, in the order first met (added when
             its count leaves 0, so a reused instance does not repeat it).
 
@@ -140,7 +159,27 @@ class ReadStats:
     missing_type: int = 0
     naive_timestamps: int = 0
     out_of_window: int = 0
+    oversized_line: int = 0
+    duplicates: int = 0
+    unknown_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def merge(self, later: ReadStats) -> None:
+        """Add the counts of ``later`` (a read of the lines that follow); its warnings of kinds
+        not met yet are appended."""
+        for name in _COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.truncated_last_line = self.truncated_last_line or later.truncated_last_line
+        for kind, count in later.unknown_types.items():
+            self.unknown_types[kind] = self.unknown_types.get(kind, 0) + count
+        known = {warning.split(" (", 1)[0] for warning in self.warnings}
+        self.warnings += [w for w in later.warnings if w.split(" (", 1)[0] not in known]
+
+
+_COUNT_FIELDS: Final = (
+    "lines", "events", "blank", "corrupt", "missing_timestamp", "bad_timestamp", "missing_type",
+    "naive_timestamps", "out_of_window", "oversized_line", "duplicates",
+)  # fmt: skip
 
 
 def read_events(
@@ -150,6 +189,7 @@ def read_events(
     end: datetime | None = None,
     stats: ReadStats | None = None,
     progress: Callable[[int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[Event]:
     """Stream the events of one ``events.jsonl`` file, skipping what cannot be read.
 
@@ -168,8 +208,9 @@ def read_events(
         start: Keep events at or after this instant (a naive value is taken as UTC).
         end: Keep events before this instant (a naive value is taken as UTC).
         stats: Filled in while iterating (complete once the iterator is exhausted).
-        progress: Called with the bytes of this file read so far, every 16,384 lines and at
-            the end (for a progress bar; None costs nothing).
+        progress: Called with the bytes of this file read so far, after each 8 MiB block
+            (for a progress bar; None costs nothing).
+        max_line_bytes: A longer line is skipped and counted (``stats.oversized_line``).
 
     Returns:
         An iterator of :class:`Event`, in file order.
@@ -205,6 +246,7 @@ def read_events(
         ReadStats() if stats is None else stats,
         path=name,
         progress=progress,
+        max_line=max_line_bytes,
     )
 
 
@@ -214,18 +256,87 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-_PROGRESS_EVERY: Final = 16_384  # lines between two progress calls
+_BLOCK: Final = 8 * 1024 * 1024  # bytes read at a time
 
 
-def _reporting(file: BinaryIO, progress: Callable[[int], None]) -> Iterator[bytes]:
-    """The file's lines, calling ``progress(bytes read)`` every few thousand of them."""
+def bounded_lines(
+    file: BinaryIO,
+    stats: ReadStats,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[bytes]:
+    """The lines of ``file`` (each with its newline; the last may lack it), read in blocks.
+
+    Memory stays within a block plus ``max_line_bytes`` whatever the file holds: a line longer
+    than ``max_line_bytes`` is dropped as it streams past (never joined, never copied twice)
+    and counted in ``stats.oversized_line`` and ``stats.lines``; the line after it is read as
+    usual. ``progress`` is called with the bytes read so far after each block.
+
+    Example:
+        >>> import io
+        >>> stats = ReadStats()
+        >>> data = io.BytesIO(b"a\\n" + b"x" * 50 + b"\\nb\\n")
+        >>> list(bounded_lines(data, stats, max_line_bytes=10)), stats.oversized_line
+        ([b'a\\n', b'b\\n'], 1)
+    """
+    return itertools.chain.from_iterable(_blocks(file, stats, max_line_bytes, progress))
+
+
+def _blocks(  # noqa: PLR0912 - one loop over blocks, its cases side by side
+    file: BinaryIO,
+    stats: ReadStats,
+    max_line: int,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Iterable[bytes]]:
+    partial = b""
+    skipping = False  # inside a line already longer than max_line
     done = 0
-    for count, raw in enumerate(file, 1):
-        done += len(raw)
-        if count % _PROGRESS_EVERY == 0:
+    while True:
+        block = file.read(_BLOCK)
+        if not block:
+            break
+        done += len(block)
+        if progress is not None:
             progress(done)
-        yield raw
-    progress(done)
+        cut = block.rfind(b"\n") + 1
+        if skipping:
+            if not cut:
+                continue  # still inside the oversized line: drop the block
+            first = block.find(b"\n") + 1
+            _oversized(stats)
+            skipping = False
+            block, cut = block[first:], cut - first
+        if not cut:
+            if len(partial) + len(block) > max_line:
+                partial, skipping = b"", True
+            else:
+                partial += block  # bounded by max_line: no quadratic growth
+            continue
+        data = partial + block[:cut] if partial else block[:cut]
+        partial = block[cut:]
+        if len(partial) > max_line:
+            partial, skipping = b"", True
+        lines = io.BytesIO(data).readlines()  # splits on b"\n" only, at C speed
+        if len(data) > max_line and max(map(len, lines)) > max_line:
+            kept = [line for line in lines if len(line) <= max_line]
+            for _ in range(len(lines) - len(kept)):
+                _oversized(stats)
+            lines = kept
+        yield lines
+    if skipping:
+        _oversized(stats)
+    elif partial:
+        yield (partial,)
+
+
+def _oversized(stats: ReadStats) -> None:
+    stats.oversized_line += 1
+    stats.lines += 1
+    if stats.oversized_line == 1:
+        stats.warnings.append(
+            f"lines longer than the maximum skipped (first near line {stats.lines})"
+        )
 
 
 def parse_lines(
@@ -267,6 +378,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
     *,
     path: str | None = None,
     progress: Callable[[int], None] | None = None,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[Event]:
     """Parse ``lines``, or the file at ``path`` (opened on the first ``next()``, closed when
     iteration stops, so an iterator that is never started holds no file)."""
@@ -284,10 +396,12 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
     last_moment = datetime.min.replace(tzinfo=UTC)
     last_naive = False
     first, events = number, 0
+    understood, unknown = UNDERSTOOD_TYPES, stats.unknown_types
+    previous: tuple[str, datetime, dict[str, Any]] | tuple[None, None, None] = (None, None, None)
     file = None
     if path is not None:
         file = open(path, "rb")  # noqa: SIM115 - closed in the finally below
-        lines = file if progress is None else _reporting(file, progress)
+        lines = bounded_lines(file, stats, max_line_bytes=max_line, progress=progress)
     try:
         for raw in lines or ():
             number += 1
@@ -303,7 +417,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                         f"corrupt lines skipped (first at line {number} of {label})"
                     )
                 continue
-            legacy = False
+            legacy = extra_time = False
             stamp = obj.pop("timestamp", _MISSING)
             kind = obj.pop("event_type", _MISSING)
             if (
@@ -319,7 +433,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                     obj["timestamp"] = stamp
                 if kind is not _MISSING:
                     obj["event_type"] = kind
-                stamp, kind, obj = _legacy(obj)
+                stamp, kind, obj, extra_time = _legacy(obj)
                 if stamp is None:
                     stats.missing_timestamp += 1
                     if stats.missing_timestamp == 1:
@@ -377,6 +491,13 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 for key, value in obj.items():
                     if value.__class__ is str and key in numeric:
                         obj[key] = to_number(value)  # replacing a value while iterating is allowed
+                if extra_time:  # bot_v2 may write a metric twice, equal but for its ``time``
+                    if kind == previous[0] and moment == previous[1] and obj == previous[2]:
+                        stats.duplicates += 1
+                        continue
+                    previous = (kind, moment, obj)
+            if kind not in understood:
+                unknown[kind] = unknown.get(kind, 0) + 1
             events += 1
             event = new_event(Event)
             set_timestamp(event, moment)
@@ -406,24 +527,54 @@ def _unparsed(stats: ReadStats, raw: bytes, number: int, label: str) -> None:
             stats.warnings.append(f"corrupt lines skipped (first at line {number} of {label})")
 
 
-def _legacy(obj: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any]]:
-    """(raw timestamp or None, event type or None, fields) of a line not in our plain shape."""
+def _legacy(obj: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any], bool]:
+    """(raw timestamp or None, event type or None, fields, whether a ``time`` was there beside
+    the payload's own ``timestamp``) of a line not in our plain shape."""
     data = obj.get("data")
     if data.__class__ is dict and _ENVELOPE.issuperset(obj):
         del obj["data"]
         obj.update(data)  # the payload's own keys win over the envelope's
     stamp = obj.pop("timestamp", None)
-    if stamp is None:
-        stamp = obj.pop("time", None)
+    written = obj.pop("time", None)  # the store's clock (bot_v2 adds it to every line)
     kind = obj.pop("event_type", None)
     if isinstance(kind, str) and kind:
-        if obj.get("type") == "metric":  # GPT-Trader's category; the real type is event_type
-            del obj["type"]
+        if obj.get("type") == "metric" or obj.get("type") == kind:
+            del obj["type"]  # GPT-Trader's category, or the same type written twice
     else:
         kind = obj.pop("type", None)
         if not (isinstance(kind, str) and kind):
             kind = None
-    return stamp, kind, obj
+    if kind in _NESTED:
+        kind, obj = unnest(kind, obj)
+        inner = obj.pop("timestamp", None)  # a nested payload's own time wins
+        if inner is not None:
+            stamp = inner
+    if stamp is None:
+        return written, kind, obj, False
+    return stamp, kind, obj, written is not None
+
+
+def read_timestamp(value: object) -> tuple[datetime | None, bool]:
+    """(the instant, whether it had no offset) of a timestamp as the reader accepts it: ISO
+    8601 (``Z``, an offset or none), ``YYYY-MM-DD HH:MM:SS``, epoch seconds or milliseconds.
+
+    Example:
+        >>> read_timestamp("2026-11-30 00:02:01")[0].isoformat(), read_timestamp(1e400)
+        ('2026-11-30T00:02:01+00:00', (None, False))
+    """
+    moment: datetime | None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = _parse_text(value)
+    else:
+        moment = _parse_epoch(value)
+    if moment is None:
+        return None, False
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC), True
+    return moment.astimezone(UTC), False
 
 
 def _parse_text(text: str) -> datetime | None:
@@ -479,6 +630,10 @@ def as_float(value: object) -> float | None:
         return None
     if isinstance(value, str):
         value = to_number(value)
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            return None
+        return number if math.isfinite(number) else None
     return None

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from .reader import NUMERIC_FIELDS, as_float, loads_json, to_number
 
-__all__ = ["load_metrics_snapshot"]
+__all__ = ["load_metrics_snapshot", "positions_by_symbol"]
 
 
 _PNL_KEYS: Final = (
@@ -92,6 +92,20 @@ def _account(snapshot: dict[str, Any]) -> dict[str, Any]:
                 if amount is not None:
                     account[key] = amount
     return account
+
+
+def positions_by_symbol(found: object) -> dict[str, dict[str, Any]]:
+    """GPT-Trader's positions (a list of ``{symbol, quantity, side, mark_price...}`` or a dict
+    by symbol) as a dict by symbol, each with its signed ``exposure_usd`` when it can be
+    computed.
+
+    Example:
+        >>> positions_by_symbol(
+        ...     [{"symbol": "ETH-PERP", "quantity": 2, "side": "short", "mark_price": 10}]
+        ... )["ETH-PERP"]["exposure_usd"]
+        -20.0
+    """
+    return _positions(found)
 
 
 def _positions(found: object) -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..config import ServerLimits
-from ..errors import EndpointError, PortInUseError
+from ..errors import EndpointError, NotReadyError, PortInUseError
 from ..readers import Exposition
 from .tls import accept_tls
 from .webconfig import WebConfig, exposure_warning
@@ -335,6 +336,16 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             self._route(path, head=head)
+        except NotReadyError as busy:
+            # The data is still being read (the file exporter's first catch-up): a 503 the
+            # scraper retries, rather than counters that would read as going backwards.
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"{busy}\n".encode(),
+                "text/plain; charset=utf-8",
+                head=head,
+                extra=[("Retry-After", str(max(1, math.ceil(busy.retry_after))))],
+            )
         except ConnectionError:
             # The scraper hung up (timeout, restart): nobody to answer, nothing to report.
             logger.debug("client left while %s was being served", path)

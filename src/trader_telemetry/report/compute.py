@@ -24,6 +24,7 @@ from typing import Any, Final
 from ..config import Thresholds
 from ..events.reader import ReadStats, read_events
 from ..events.snapshot_reader import load_metrics_snapshot
+from ..events.sqlite_source import is_sqlite, read_db_events
 from .parallel import (
     CHUNKS_PER_WORKER,
     PARALLEL_MIN_BYTES,
@@ -74,11 +75,16 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
     done = 0
     for path in events_files:
         try:
-            events = read_events(  # from the file's start: earlier events set the carried state
-                path,
-                end=window[1],
-                stats=stats,
-                progress=None if progress is None else _offset(progress, done),
+            # From the file's start: earlier events set the state carried into the window.
+            events = (
+                read_db_events(path, end=window[1], stats=stats)
+                if is_sqlite(path)
+                else read_events(
+                    path,
+                    end=window[1],
+                    stats=stats,
+                    progress=None if progress is None else _offset(progress, done),
+                )
             )
             done += path.stat().st_size
         except FileNotFoundError:
@@ -304,8 +310,11 @@ def compute_daily_report(
     missing: list[str] = []
     count = default_workers() if workers is None else workers
     present = [path for path in events_files if path.is_file()]
+    databases = any(is_sqlite(path) for path in present)  # read by SQLite, in-process
     chunks = (
-        plan_chunks(present, count, parallel_min_bytes, CHUNKS_PER_WORKER) if count > 1 else None
+        plan_chunks(present, count, parallel_min_bytes, CHUNKS_PER_WORKER)
+        if count > 1 and not databases
+        else None
     )
     if chunks is not None:
         read = [str(path) for path in present]
@@ -346,9 +355,12 @@ def compute_daily_report(
                 "missing_timestamp": stats.missing_timestamp,
                 "bad_timestamp": stats.bad_timestamp,
                 "missing_type": stats.missing_type,
+                "oversized_line": stats.oversized_line,
+                "duplicate": stats.duplicates,
             },
+            "unknown_types": dict(sorted(stats.unknown_types.items())),
             "naive_timestamps": stats.naive_timestamps,
-            "warnings": list(stats.warnings),
+            "warnings": list(stats.warnings) + _unknown_warning(stats.unknown_types),
         },
     }
     report["thresholds"] = {
@@ -367,6 +379,14 @@ def compute_daily_report(
             + ")"
         )
     return report
+
+
+def _unknown_warning(unknown: dict[str, int]) -> list[str]:
+    """One sentence naming the event types nothing in the report uses, with their counts."""
+    if not unknown:
+        return []
+    listed = ", ".join(f"{kind} {count}" for kind, count in sorted(unknown.items()))
+    return [f"events of types the report does not use, counted here and left out: {listed}"]
 
 
 def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) -> dict[str, Any]:
@@ -453,7 +473,12 @@ def _sections(tally: Tally, snapshot: dict[str, Any] | None, close: datetime) ->
                 for (kind, key), (count, first, last) in sorted(tally.incidents.items())
             ],
             "ws_reconnects": tally.ws_reconnects,
+            "orders": tally.orders,
             "rejections": tally.rejections,
+            "trades_blocked": tally.trades_blocked,
+            "unfilled_orders": tally.unfilled_orders,
+            "api_errors": tally.api_errors,
+            "error_events": dict(sorted(tally.error_messages.items())),
             "time_above": _time_above(tally, ordered, close),
         },
         "equity_curve": _downsample(tally.equity, MAX_CURVE_POINTS),

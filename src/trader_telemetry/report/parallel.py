@@ -10,21 +10,19 @@ never depends on it.
 
 from __future__ import annotations
 
-import io
-import itertools
 import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
-from ..events.reader import ReadStats, parse_lines
+from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_lines
 from .tally import Tally
 
 __all__ = [
@@ -42,11 +40,10 @@ logger = logging.getLogger("trader_telemetry")
 PARALLEL_MIN_BYTES: Final = 48 * 1024 * 1024
 #: Ranges planned per process: the first process to finish a range takes the next one.
 CHUNKS_PER_WORKER: Final = 8
-_BLOCK: Final = 8 * 1024 * 1024  # bytes read at a time inside a range
 _LINE_REF = re.compile(r"line (\d+) of")
 _COUNTS: Final = (
     "lines", "events", "blank", "corrupt", "missing_timestamp", "bad_timestamp",
-    "missing_type", "naive_timestamps", "out_of_window",
+    "missing_type", "naive_timestamps", "out_of_window", "oversized_line", "duplicates",
 )  # fmt: skip
 
 
@@ -102,9 +99,13 @@ def plan_chunks(
             with path.open("rb") as file:
                 for i in range(1, pieces):
                     file.seek(size * i // pieces - 1)
-                    file.readline()  # to the start of the next line
+                    # To the start of the next line, reading at most a line's maximum: a split
+                    # point inside an oversized line is dropped (never read whole).
+                    file.readline(MAX_LINE_BYTES + 1)
                     if starts[-1] < file.tell() < size:
-                        starts.append(file.tell())
+                        file.seek(file.tell() - 1)
+                        if file.read(1) == b"\n":
+                            starts.append(file.tell())
         except OSError:
             return None  # unreadable: the serial reader reports it
         ends: list[int | None] = [*starts[1:], None]
@@ -112,30 +113,27 @@ def plan_chunks(
     return chunks if len(chunks) > 1 else None
 
 
-def _lines(chunk: Chunk) -> Iterator[bytes]:
-    """The lines of ``chunk`` (each with its newline), read in large blocks."""
-    return itertools.chain.from_iterable(_blocks(chunk))  # no Python frame per line
-
-
-def _blocks(chunk: Chunk) -> Iterator[Iterable[bytes]]:
-    """``chunk`` as a series of whole-line blocks, each an iterable of its lines."""
+def _lines(chunk: Chunk, stats: ReadStats) -> Iterator[bytes]:
+    """The lines of ``chunk`` (each with its newline), read in large blocks by the reader's
+    bounded splitter (a line over its maximum is skipped and counted, in bounded memory)."""
     with open(chunk.path, "rb") as file:
         file.seek(chunk.start)
         remaining = None if chunk.end is None else chunk.end - chunk.start
-        tail = b""
-        while remaining is None or remaining > 0:
-            block = file.read(_BLOCK if remaining is None else min(_BLOCK, remaining))
-            if not block:
-                break
-            if remaining is not None:
-                remaining -= len(block)
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
-            tail = data[cut:]
-            if cut:
-                yield io.BytesIO(data[:cut])  # iterates on b"\n" only, at C speed
-        if tail:
-            yield (tail,)
+        yield from bounded_lines(cast("BinaryIO", _Range(file, remaining)), stats)
+
+
+class _Range:
+    """The bytes of an open file from its position, at most ``remaining`` (None: to the end)."""
+
+    def __init__(self, file: BinaryIO, remaining: int | None) -> None:
+        self._file, self._remaining = file, remaining
+
+    def read(self, size: int = -1) -> bytes:
+        if self._remaining is None:
+            return self._file.read(size)
+        data = self._file.read(self._remaining if size < 0 else min(size, self._remaining))
+        self._remaining -= len(data)
+        return data
 
 
 def fold_chunk(
@@ -148,7 +146,7 @@ def fold_chunk(
     tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    tally.fold(parse_lines(_lines(chunk), label=label, end=end, stats=stats))
+    tally.fold(parse_lines(_lines(chunk, stats), label=label, end=end, stats=stats))
     return tally, stats
 
 
@@ -165,6 +163,8 @@ def _merge_stats(into: ReadStats, later: ReadStats, line_offset: int) -> None:
     for name in _COUNTS:
         setattr(into, name, getattr(into, name) + getattr(later, name))
     into.truncated_last_line = into.truncated_last_line or later.truncated_last_line
+    for kind, count in later.unknown_types.items():
+        into.unknown_types[kind] = into.unknown_types.get(kind, 0) + count
 
 
 def fold_chunks(

@@ -25,8 +25,9 @@ PNL_DEFINITION: Final = (
     "total = realized - fees + funding + unrealized change (mark to market); realized is the "
     "sum of fills' realized_pnl (before fees), fees the sum of fills' fee, funding the change in "
     "cumulative funding_pnl of account events over the window plus legacy funding_payment "
-    "amounts, unrealized change the last account event's unrealized_pnl minus the one in force "
-    "at the window's start (the last account event before it, else the window's first)"
+    "amounts, unrealized change the last account event's unrealized_pnl (or the sum of each "
+    "symbol's latest pnl_update) minus the one in force at the window's start (the last "
+    "account event before it, else the window's first)"
 )
 RECONCILIATION_DEFINITION: Final = (
     "equity change minus total PnL; what the events do not explain: deposits, withdrawals or "
@@ -66,6 +67,9 @@ def _opening(tally: Tally) -> tuple[float | None, float | None, float | None, st
     # A field the opening event lacked falls back to the window's first value.
     if equity is None and first_equity is not None:
         equity = first_equity[1]
+    if unrealized is None:
+        # GPT-Trader's cumulative pnl_update per symbol, else the window's first account event.
+        unrealized = tally.unrealized_at_start()
     if unrealized is None and tally.first_unrealized is not None:
         unrealized = tally.first_unrealized[1]
     if funding is None and tally.first_funding is not None:
@@ -107,7 +111,9 @@ def mark_to_market(tally: Tally, snapshot: dict[str, Any] | None) -> dict[str, A
     funding = tally.funding_payments
     if funding_start is not None and tally.last_funding is not None:
         funding += tally.last_funding[1] - funding_start
-    unrealized_end = tally.last_unrealized[1] if tally.last_unrealized is not None else None
+    unrealized_end: float | None = None
+    if tally.symbol_pnl or tally.prior_symbol_pnl or tally.last_unrealized is not None:
+        unrealized_end = tally.unrealized()  # per symbol's latest pnl_update, else the account's
     if unrealized_end is None:
         unrealized_end = unrealized_start  # no account event in the window: unchanged
     unrealized_change = (

@@ -167,7 +167,12 @@ def summary_pairs(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             ("Cycle max (s)", _plain(seconds["max"])),
             ("Stale marks", str(ops["stale_marks"])),
             ("WS reconnects", str(ops["ws_reconnects"])),
+            ("Orders", str(ops["orders"])),
             ("Rejections", str(ops["rejections"])),
+            ("Trades blocked", str(ops["trades_blocked"])),
+            ("Unfilled order alerts", str(ops["unfilled_orders"])),
+            ("API errors", str(ops["api_errors"])),
+            *[(f"Error events {message}", str(n)) for message, n in ops["error_events"].items()],
         ],
     }
 

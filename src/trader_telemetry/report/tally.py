@@ -16,14 +16,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..config import Thresholds
+from ..events.gpt_trader import is_executed
 from ..events.reader import Event
 
 __all__ = ["SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
-_FILL_TYPES: Final = frozenset({"fill", "trade"})
-_ACCOUNT_TYPES: Final = frozenset({"account", "pnl_update"})
+_FILL_TYPES: Final = frozenset({"fill"})
+_ACCOUNT_TYPES: Final = frozenset({"account"})
+_ORDER_TYPES: Final = frozenset({"order", "order_submission_attempt", "order_submitted"})
+_REJECTION_TYPES: Final = frozenset({"rejection", "order_rejected"})
+#: A second "triggered" record this soon after the first, with no clear between, is the same
+#: trip (bot_v2 writes two records for one daily-loss trip).
+_SAME_TRIP_SECONDS: Final = 60.0
 _STALE_TYPES: Final = frozenset({"stale_mark", "stale_mark_detected"})
 _STALE_SPAN_TYPES: Final = frozenset({"stale_mark", "stale_mark_cleared"})
 _BREAKER_TYPES: Final = frozenset(
@@ -32,9 +38,10 @@ _BREAKER_TYPES: Final = frozenset(
 _RECONNECT_TYPES: Final = frozenset({"ws_reconnect", "websocket_reconnect"})
 #: The kinds :meth:`Tally._other` reads; the fold skips every other kind in one set lookup.
 _OTHER_KINDS: Final = frozenset(
-    {"funding_payment", "guard_triggered", "daily_loss", "stale_mark_cleared", "rejection",
-     "health"}
-    | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES
+    {"funding_payment", "guard_triggered", "daily_loss", "stale_mark_cleared", "health",
+     "cycle_metrics", "trade", "pnl_update", "unfilled_order_alert", "api_error",
+     "trade_gate_blocked", "error"}
+    | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES | _ORDER_TYPES | _REJECTION_TYPES
 )  # fmt: skip
 
 
@@ -240,6 +247,25 @@ class Tally:
     incidents: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     ws_reconnects: int = 0
     rejections: int = 0
+    #: Orders: our ``order`` events and GPT-Trader's submission attempts and trades, one per
+    #: client or exchange order id (``order_keys``), plus those without an id.
+    order_keys: set[str] = field(default_factory=set)
+    orders_without_id: int = 0
+    #: Executed ``trade`` events waiting for a ``fill`` of the same order (which replaces
+    #: them); those left at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
+    pending_trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filled_orders: set[str] = field(default_factory=set)
+    #: GPT-Trader's ``pnl_update`` is cumulative per symbol: the latest per symbol is the state.
+    symbol_pnl: dict[str, tuple[datetime, float | None, float | None]] = field(default_factory=dict)
+    #: The same, from the ``pnl_update`` events before the window (the unrealized at its start).
+    prior_symbol_pnl: dict[str, tuple[datetime, float | None, float | None]] = field(
+        default_factory=dict
+    )
+    unfilled_orders: int = 0
+    api_errors: int = 0
+    trades_blocked: int = 0
+    error_messages: Counter[str] = field(default_factory=Counter)
+    breaker_tripped_at: datetime | None = None
     events: int = 0
     #: The window's start: events before it only set the state carried into the window.
     start: datetime | None = None
@@ -284,6 +310,7 @@ class Tally:
             elif kind == "cycle":
                 cycle(event.timestamp, event.fields)
             elif kind in fill_types:
+                self._order_filled(event.fields)
                 fill(event.fields)
             elif kind in account_types:
                 account(event.timestamp, event.fields)
@@ -292,20 +319,18 @@ class Tally:
         self.events += count - skipped
         self.before += skipped
 
-    def _before(self, kind: str, event: Event) -> None:
+    def _before(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
         """An event before the window: keep only the state it leaves in force."""
         moment, fields = event.timestamp, event.fields
-        if kind == "cycle":
+        if kind in ("cycle", "cycle_metrics"):
             if self.prior_cycle is None or moment > self.prior_cycle:
                 self.prior_cycle = moment
+            if kind == "cycle_metrics":  # GPT-Trader's cycle row carries the equity
+                self._opening_state(moment, {"equity": fields.get("equity")})
         elif kind in _ACCOUNT_TYPES:
-            if self.opening is None or moment >= self.opening[0]:
-                self.opening = (
-                    moment,
-                    as_number(fields.get("equity")),
-                    as_number(fields.get("unrealized_pnl")),
-                    as_number(fields.get("funding_pnl")),
-                )
+            self._opening_state(moment, fields)
+        elif kind == "pnl_update":  # cumulative per symbol: the latest before the window holds
+            _latest_pnl(self.prior_symbol_pnl, moment, fields)
         elif kind == "daily_loss":
             ratio = _loss_ratio(fields)
             if ratio is not None and (self.prior_loss is None or moment >= self.prior_loss[0]):
@@ -325,6 +350,15 @@ class Tally:
         elif kind in _STALE_SPAN_TYPES:
             self._stale_span(kind, fields)
 
+    def _opening_state(self, moment: datetime, fields: dict[str, Any]) -> None:
+        if self.opening is None or moment >= self.opening[0]:
+            self.opening = (
+                moment,
+                as_number(fields.get("equity")),
+                as_number(fields.get("unrealized_pnl")),
+                as_number(fields.get("funding_pnl")),
+            )
+
     def _stale_span(self, kind: str, fields: dict[str, Any]) -> None:
         """A library staleness event: open (``stale_mark``) or end (``_cleared``) its span."""
         symbol, last_mark = fields.get("symbol"), _instant(fields.get("last_mark"))
@@ -338,16 +372,35 @@ class Tally:
         else:
             self.stale_spans.setdefault(key, None)
 
-    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
+    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912, PLR0915 - one dispatch
         fields = event.fields
-        if kind == "funding_payment":
+        if kind == "cycle_metrics":  # GPT-Trader's cycle row: the loop ran; equity as of then
+            self._cycle(event.timestamp, fields)
+            self._account(event.timestamp, {"equity": fields.get("equity")})
+        elif kind in _ORDER_TYPES:
+            self._order(fields)
+        elif kind == "trade":
+            self._trade(fields)
+        elif kind == "pnl_update":
+            self._pnl_update(event.timestamp, fields)
+        elif kind == "unfilled_order_alert":
+            self.unfilled_orders += 1
+        elif kind == "api_error":
+            self.api_errors += 1
+        elif kind == "trade_gate_blocked":
+            self.trades_blocked += 1
+        elif kind == "error":
+            self.error_messages[str(fields.get("message") or "unspecified")] += 1
+        elif kind == "funding_payment":
             self.funding_payments += as_number(fields.get("amount")) or 0.0
         elif kind == "guard_triggered":
             self.guards[str(fields.get("guard") or "unknown")] += 1
         elif kind in _BREAKER_TYPES:
             state = _breaker_state(kind, fields)
             if state == 1.0:
-                self.trips.append((event.timestamp, text(fields.get("reason"))))
+                self._trip(event.timestamp, fields)  # a second record of one trip is not a trip
+            elif state == 0.0:
+                self.breaker_tripped_at = None
             if state is not None:
                 self.breaker.observe(event.timestamp, state)
         elif kind == "daily_loss":
@@ -369,7 +422,7 @@ class Tally:
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
             self._incident("ws reconnect", str(fields.get("stream") or "default"), event.timestamp)
-        elif kind == "rejection":
+        elif kind in _REJECTION_TYPES:
             self.rejections += 1
         elif kind == "health":
             check, status = fields.get("check"), fields.get("status")
@@ -378,6 +431,64 @@ class Tally:
                 if steps is None:
                     steps = self.health[check] = _Steps((1.0, 2.0))
                 steps.observe(event.timestamp, _STATUS_RANK[status])
+
+    def _trip(self, moment: datetime, fields: dict[str, Any]) -> None:
+        last = self.breaker_tripped_at
+        if last is not None and abs((moment - last).total_seconds()) <= _SAME_TRIP_SECONDS:
+            return  # a second record of the same trip
+        self.breaker_tripped_at = moment
+        self.trips.append((moment, text(fields.get("reason"))))
+
+    def _order(self, fields: dict[str, Any]) -> None:
+        key = text(fields.get("client_order_id")) or text(fields.get("order_id"))
+        if key is None:
+            self.orders_without_id += 1
+        else:
+            self.order_keys.add(key)
+
+    def _trade(self, fields: dict[str, Any]) -> None:
+        """GPT-Trader's ``trade``: an order; a fill too when it executed and no ``fill`` event
+        describes the same order (one execution is never counted twice)."""
+        self._order(fields)
+        if not is_executed(fields.get("status")):
+            return  # open, rejected, cancelled...: an order, never a fill
+        key = text(fields.get("order_id")) or text(fields.get("client_order_id"))
+        if key is None:
+            self._fill(fields)
+        elif key not in self.filled_orders:
+            self.pending_trades[key] = fields
+
+    def _order_filled(self, fields: dict[str, Any]) -> None:
+        """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
+        for name in ("order_id", "client_order_id"):
+            key = text(fields.get(name))
+            if key is not None:
+                self.filled_orders.add(key)
+                self.pending_trades.pop(key, None)
+
+    def _pnl_update(self, moment: datetime, fields: dict[str, Any]) -> None:
+        _latest_pnl(self.symbol_pnl, moment, fields)
+
+    @property
+    def orders(self) -> int:
+        """Orders sent, each counted once."""
+        return self.orders_without_id + len(self.order_keys)
+
+    def unrealized(self) -> float:
+        """Unrealized PnL now: the sum over symbols of each one's latest ``pnl_update`` when
+        there are any (before the window included), else the last account event's."""
+        if self.symbol_pnl or self.prior_symbol_pnl:
+            latest = dict(self.prior_symbol_pnl)
+            latest.update(self.symbol_pnl)  # in the window: later than any before it
+            return sum(u for _, _, u in latest.values() if u is not None)
+        return self.last_unrealized[1] if self.last_unrealized is not None else 0.0
+
+    def unrealized_at_start(self) -> float | None:
+        """From ``pnl_update`` events: the sum of each symbol's latest before the window (0
+        when they all began in it); None when no event of that kind was read."""
+        if self.prior_symbol_pnl:
+            return sum(u for _, _, u in self.prior_symbol_pnl.values() if u is not None)
+        return 0.0 if self.symbol_pnl else None
 
     def _incident(self, kind: str, key: str, moment: datetime) -> None:
         seen = self.incidents.get((kind, key))
@@ -476,12 +587,16 @@ class Tally:
                 heapq.heapreplace(slowest, entry)
 
     def close(self, at: datetime) -> None:
-        """End every step function and age at ``at`` (the window's end, or now if earlier).
+        """End every step function and age at ``at`` (the window's end, or now if earlier), and
+        count the executed trades no ``fill`` event replaced as fills.
 
         A state in force when the window starts (set by an event before it) counts from the
         window's start: a check unhealthy since 23:59 is unhealthy from 00:00, a loop whose last
         cycle ended at 23:59 has a heartbeat age running from that cycle.
         """
+        for fields in self.pending_trades.values():
+            self._fill(fields)
+        self.pending_trades.clear()
         start = self.start
         self.heartbeat.close(at, self.prior_cycle, start)
         self.account_age.close(at, None if self.opening is None else self.opening[0], start)
@@ -516,7 +631,7 @@ class Tally:
                     seconds[i] += above
         return out
 
-    def merge(self, later: Tally) -> None:  # noqa: PLR0915 - one line per field
+    def merge(self, later: Tally) -> None:  # noqa: PLR0912, PLR0915 - one line per field
         """Fold in the tally of the stretch of events that follows this one.
 
         The result equals one tally over both stretches whenever timestamps do not go back
@@ -586,6 +701,23 @@ class Tally:
         _merge_incidents(self.incidents, later.incidents)
         self.ws_reconnects += later.ws_reconnects
         self.rejections += later.rejections
+        self.order_keys |= later.order_keys
+        self.orders_without_id += later.orders_without_id
+        for key in later.filled_orders:
+            self.pending_trades.pop(key, None)
+        self.pending_trades.update(
+            (key, fields)
+            for key, fields in later.pending_trades.items()
+            if key not in self.filled_orders
+        )
+        self.filled_orders |= later.filled_orders
+        for symbol, seen in later.symbol_pnl.items():
+            if symbol not in self.symbol_pnl or seen[0] >= self.symbol_pnl[symbol][0]:
+                self.symbol_pnl[symbol] = seen
+        self.unfilled_orders += later.unfilled_orders
+        self.api_errors += later.api_errors
+        self.trades_blocked += later.trades_blocked
+        self.error_messages.update(later.error_messages)
         self.events += later.events
         self._merge_carried(later)
         self.heartbeat.merge(later.heartbeat)
@@ -617,9 +749,29 @@ class Tally:
         self.prior_breaker = _latest(self.prior_breaker, later.prior_breaker)
         for check, seen in later.prior_health.items():
             self.prior_health[check] = _latest(self.prior_health.get(check), seen) or seen
+        for symbol, pnl in later.prior_symbol_pnl.items():
+            mine = self.prior_symbol_pnl.get(symbol)
+            if mine is None or pnl[0] >= mine[0]:
+                self.prior_symbol_pnl[symbol] = pnl
         for key, until in later.stale_spans.items():
             if until is not None or key not in self.stale_spans:
                 self.stale_spans[key] = until
+
+
+def _latest_pnl(
+    into: dict[str, tuple[datetime, float | None, float | None]],
+    moment: datetime,
+    fields: dict[str, Any],
+) -> None:
+    """Keep a ``pnl_update`` as its symbol's state when it is the latest seen."""
+    symbol = text(fields.get("symbol")) or "unknown"
+    seen = into.get(symbol)
+    if seen is None or moment >= seen[0]:
+        into[symbol] = (
+            moment,
+            as_number(fields.get("realized_pnl")),
+            as_number(fields.get("unrealized_pnl")),
+        )
 
 
 def _latest(

@@ -1,0 +1,191 @@
+"""The reader on GPT-Trader's stores: events.db rows, nested metric/position/error rows, bot_v2's
+duplicate metric lines, unknown types, oversized lines and numbers too large for a float."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.gpt_trader_day import copy_day, expected_figures
+from trader_telemetry.events import reader
+from trader_telemetry.events.reader import ReadStats, parse_lines, read_events
+from trader_telemetry.events.sqlite_source import EventsDatabase, is_sqlite, read_db_events
+
+
+def test_both_stores_of_the_sample_day_give_the_same_events(tmp_path: Path) -> None:
+    head, legacy = copy_day(tmp_path)
+    expected = expected_figures(head / "events.db")["types"]
+    db_stats, line_stats = ReadStats(), ReadStats()
+    from_db = list(read_db_events(head / "events.db", stats=db_stats))
+    from_lines = list(read_events(legacy / "events.jsonl", stats=line_stats))
+    assert Counter(e.event_type for e in from_db) == expected
+    assert Counter(e.event_type for e in from_lines) == expected
+    assert db_stats.unknown_types == line_stats.unknown_types == {}
+    assert db_stats.events == line_stats.events == 2952
+    # The same payload values once flattened: the first breaker trip, from a flat head row and a
+    # legacy `error` line written through append_error.
+    trip_db = next(e for e in from_db if e.event_type == "circuit_breaker_triggered")
+    trip_line = next(e for e in from_lines if e.event_type == "circuit_breaker_triggered")
+    for key in ("symbol", "reason", "loss", "limit"):
+        assert trip_db.fields[key] == trip_line.fields[key]
+    assert trip_db.fields["loss"] == -412.5
+    position = next(e for e in from_db if e.event_type == "position")
+    assert position.fields["symbol"] == "SOL-PERP"
+    assert position.fields["quantity"] == pytest.approx(15.4721)
+    cycle = next(e for e in from_db if e.event_type == "cycle_metrics")
+    assert cycle.fields["equity"] == 10000.0
+    assert cycle.timestamp.isoformat() == "2026-11-30T00:00:00.999969+00:00"  # the payload's
+
+
+def test_sqlite_file_is_recognised_by_its_header(tmp_path: Path) -> None:
+    head, legacy = copy_day(tmp_path)
+    assert is_sqlite(head / "events.db")
+    assert not is_sqlite(legacy / "events.jsonl")
+
+
+def test_database_is_followed_by_row_id_without_rescanning(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT,"
+            " event_type TEXT, payload TEXT, bot_id TEXT)"
+        )
+        db.execute(
+            "INSERT INTO events (timestamp, event_type, payload) VALUES (?, ?, ?)",
+            ("2026-11-30 00:00:01", "websocket_reconnect", json.dumps({"reconnect_count": 1})),
+        )
+    source = EventsDatabase(path)
+    stats = ReadStats()
+    assert [e.event_type for e in source.read(stats)] == ["websocket_reconnect"]
+    assert list(source.read(stats)) == []  # nothing new: nothing read again
+    writer = sqlite3.connect(path)  # a live writer, committing while the reader is open
+    writer.execute(
+        "INSERT INTO events (timestamp, event_type, payload) VALUES (?, ?, ?)",
+        ("2026-11-30 00:00:02", "stale_mark_detected", json.dumps({"symbol": "BTC-PERP"})),
+    )
+    writer.commit()
+    assert [e.event_type for e in source.read(stats)] == ["stale_mark_detected"]
+    assert source.last_id == 2
+    assert stats.lines == 2
+    source.close()
+    writer.close()
+
+
+def test_locked_database_raises_busy_and_the_next_read_goes_on(tmp_path: Path) -> None:
+    from trader_telemetry.events.sqlite_source import DatabaseBusyError
+
+    path = tmp_path / "events.db"
+    with sqlite3.connect(path) as db:  # rollback journal: a writer's lock blocks readers
+        db.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT,"
+            " event_type TEXT, payload TEXT, bot_id TEXT)"
+        )
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    source = EventsDatabase(path)
+    with pytest.raises(DatabaseBusyError):
+        list(source.read(ReadStats()))
+    locker.execute(
+        "INSERT INTO events (timestamp, event_type, payload) VALUES"
+        " ('2026-11-30 00:00:01', 'api_error', '{}')"
+    )
+    locker.execute("COMMIT")
+    assert [e.event_type for e in source.read(ReadStats())] == ["api_error"]
+    source.close()
+    locker.close()
+
+
+def test_nested_metric_rows_in_jsonl_are_flattened(tmp_path: Path) -> None:
+    line = {
+        "type": "metric",
+        "time": "2026-11-30T00:00:01+00:00",
+        "metrics": {"event_type": "order_rejected", "symbol": "ETH-PERP", "reason": "x",
+                    "timestamp": "2026-11-30T00:00:00.5+00:00"},
+    }  # fmt: skip
+    events = list(parse_lines([json.dumps(line).encode() + b"\n"], label="t"))
+    assert [(e.event_type, e.fields["symbol"]) for e in events] == [("order_rejected", "ETH-PERP")]
+    assert events[0].timestamp.isoformat() == "2026-11-30T00:00:00.500000+00:00"
+
+
+def test_bot_v2_duplicate_metric_lines_count_once() -> None:
+    metric = {"type": "cycle_metrics", "event_type": "cycle_metrics", "equity": 5.0,
+              "timestamp": "2026-11-30T00:00:00.999+00:00"}  # fmt: skip
+    first = {**metric, "time": "2026-11-30T00:00:01.000100+00:00"}
+    second = {**metric, "time": "2026-11-30T00:00:01.000200+00:00"}
+    later = {**metric, "timestamp": "2026-11-30T00:01:00.999+00:00",
+             "time": "2026-11-30T00:01:01+00:00"}  # fmt: skip
+    stats = ReadStats()
+    lines = [json.dumps(x).encode() + b"\n" for x in (first, second, later)]
+    events = list(parse_lines(lines, label="t", stats=stats))
+    assert len(events) == 2
+    assert stats.duplicates == 1
+    assert stats.lines == 3
+
+
+def test_types_nothing_maps_are_counted_by_type() -> None:
+    stats = ReadStats()
+    lines = [
+        b'{"type": "account_snapshot", "time": "2026-11-30T00:00:01Z"}\n',
+        b'{"type": "account_snapshot", "time": "2026-11-30T00:00:02Z"}\n',
+        b'{"type": "fill", "time": "2026-11-30T00:00:03Z"}\n',
+    ]
+    assert len(list(parse_lines(lines, label="t", stats=stats))) == 3
+    assert stats.unknown_types == {"account_snapshot": 2}
+
+
+def test_a_huge_line_is_skipped_with_bounded_memory_and_the_next_line_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    good = b'{"timestamp": "2026-11-30T00:00:01Z", "event_type": "fill", "fee": 1.0}\n'
+    with path.open("wb") as out:
+        out.write(good)
+        block = b"x" * (1024 * 1024)
+        for _ in range(64):  # 64 MB without a newline
+            out.write(block)
+        out.write(b"\n" + good)
+    stats = ReadStats()
+    tracemalloc.start()
+    try:
+        events = list(read_events(path, stats=stats, max_line_bytes=64 * 1024))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(events) == 2
+    assert stats.oversized_line == 1
+    assert stats.lines == 3
+    assert peak < 32 * 1024 * 1024, peak  # a block or two, never the 64 MB line
+
+
+def test_a_huge_line_at_the_end_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"timestamp": 1, "event_type": "fill"}\n' + b"y" * 300)
+    stats = ReadStats()
+    assert len(list(read_events(path, stats=stats, max_line_bytes=100))) == 1
+    assert stats.oversized_line == 1
+
+
+@pytest.mark.parametrize("backend", ["json", "default"])
+def test_a_400_digit_number_does_not_drop_the_rest_of_the_chunk(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    if backend == "json":
+        monkeypatch.setattr(reader, "loads_json", json.loads)
+    digits = "9" * 400
+    lines = [
+        f'{{"timestamp": {digits}, "event_type": "fill"}}\n'.encode(),
+        f'{{"time": "2026-11-30T00:00:01Z", "type": "fill", "price": "{digits}",'
+        f' "fee": {digits}}}\n'.encode(),
+        b'{"timestamp": "2026-11-30T00:00:02Z", "event_type": "fill", "fee": 1.5}\n',
+    ]
+    stats = ReadStats()
+    events = list(parse_lines(lines, label="t", stats=stats))
+    assert events[-1].fields["fee"] == 1.5
+    assert stats.lines == 3
+    assert reader.as_float(int(digits)) is None
