@@ -100,7 +100,7 @@ def test_cli_renders_agent_mode_and_rejects_a_missing_url(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "fleet" / "agents" / "bot-b.yml").is_file()
     missing = cli("--out", "fleet2", *args, cwd=tmp_path)
-    assert missing.returncode == 2
+    assert missing.returncode == 64  # a usage error (EX_USAGE)
     assert "remote_write_url" in missing.stderr
 
 
