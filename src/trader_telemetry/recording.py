@@ -25,7 +25,7 @@ from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
 
 if TYPE_CHECKING:
-    from .events import EventLog  # only with a data_dir: not part of the light import
+    from .events.writer import EventLog  # only with a data_dir: not part of the light import
 
 __all__ = ["RecordingCalls"]
 

@@ -38,7 +38,8 @@ from .version import package_version
 
 if TYPE_CHECKING:
     # Imported where used: files, endpoint and tracing are not part of the light import.
-    from .events import EventLog, MetricsFile
+    from .events.metrics_file import MetricsFile
+    from .events.writer import EventLog
     from .exposition.server import MetricsServer
     from .exposition.webconfig import WebConfig
     from .tracing import CycleTracing, TracingConfig
@@ -181,7 +182,8 @@ class Telemetry(RecordingCalls):
         """events.jsonl, metrics.json and the stale-mark watch, when ``data_dir`` is set."""
         if cfg.data_dir is None:
             return
-        from .events import EventLog, MetricsFile  # noqa: PLC0415
+        from .events.metrics_file import MetricsFile  # noqa: PLC0415
+        from .events.writer import EventLog  # noqa: PLC0415
 
         # The writer thread calls snapshot(): its import happens here, on the caller's
         # thread, never first on a background one.

@@ -14,7 +14,8 @@ import sys
 import threading
 from typing import Any
 
-from ..compat import DEFAULT_HOLD_SECONDS, FileExporter
+from ..compat import FileExporter
+from ..compat.breaker import DEFAULT_HOLD_SECONDS
 from ..errors import TelemetryError
 
 __all__ = ["register", "telemetry_options"]

@@ -20,7 +20,8 @@ from typing import Any
 from ..catalogue import Component
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError
-from ..events import ReadStats, load_metrics_snapshot, parse_lines
+from ..events.reader import ReadStats, parse_lines
+from ..events.snapshot_reader import load_metrics_snapshot
 from ..telemetry import Telemetry
 from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay
 from .feed import TelemetryFeed
