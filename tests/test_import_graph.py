@@ -230,3 +230,15 @@ def test_an_optional_part_loads_when_used() -> None:
     for module in ("trader_telemetry.tracing", "opentelemetry.sdk.trace", "wrapt"):
         assert module in loaded
     assert "trader_telemetry.events" in loaded
+
+
+# ---------------------------------------------------------------------------- unique names
+def test_no_two_modules_share_a_name() -> None:
+    """A name says which module it is: ``render.py`` in three folders made every traceback and
+    every import need its folder read too."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in {"__init__.py", "__main__.py"}:
+            by_name.setdefault(path.name, []).append(module_name(path, PACKAGE))
+    shared = {name: modules for name, modules in by_name.items() if len(modules) > 1}
+    assert shared == {}

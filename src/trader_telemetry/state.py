@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from .tally import Tally
+from .cycle_count import Tally
 
 if TYPE_CHECKING:
     from .cycle import Cycle

@@ -20,8 +20,8 @@ from typing import Protocol
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from ..instruments import ScrapeTimeMetrics
-from .exposition import Exposition
 from .native import NativePrometheusReader
+from .negotiation import Exposition
 
 # Public (docs/api.md): the interface and what it renders. The implementations are imported from
 # their modules (``readers.native``, ``readers.upstream``); ``create_reader`` is Telemetry's.

@@ -26,7 +26,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from ..instruments import DirectFamily
-from .cardinality import OVERFLOW_ATTRIBUTE
+from .otel_limits import OVERFLOW_ATTRIBUTE
 
 __all__ = ["Renderer", "escape_help", "escape_label_value", "format_value", "sanitize_name"]
 
