@@ -149,10 +149,11 @@ OPTIONAL = (
     "importlib.metadata",  # __version__
     "opentelemetry.exporter",  # upstream Prometheus reader, OTLP exporters
     "opentelemetry.sdk.trace",
-    "trader_telemetry.cli",  # the CLI and the health probe
+    "trader_telemetry.cli",  # the command line
     "trader_telemetry.compat",  # the file exporter
     "trader_telemetry.events",  # events.jsonl and metrics.json (with a data_dir)
     "trader_telemetry.exposition",  # the endpoint (when serving)
+    "trader_telemetry.health.probe",  # the client of a bot's /health (the health command)
     "trader_telemetry.ops",
     "trader_telemetry.otlp_metrics",
     "trader_telemetry.readers.upstream",
