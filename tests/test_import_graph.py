@@ -158,6 +158,7 @@ OPTIONAL = (
     "trader_telemetry.otlp_metrics",
     "trader_telemetry.readers.upstream",
     "trader_telemetry.report",
+    "trader_telemetry.simulation",  # the simulated bot (demo, tests, benchmarks)
     "trader_telemetry.tail_sampling",
     "trader_telemetry.tracing",
     "wrapt",  # decorators: imported when a function is decorated
