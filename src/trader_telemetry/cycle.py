@@ -277,7 +277,8 @@ class CycleTimer:
         staying "in progress" for ever; with several running, the durations may pair up
         differently, but every exit ends one cycle and every cycle is counted once."""
         running = self._state.running
-        for number, cycle in sorted(running.copy().items()):  # dict.copy is atomic
+        for number, entry in sorted(running.copy().items()):  # dict.copy is atomic
+            cycle = cast("Cycle", entry)  # only cycle_timer puts cycles there
             if cycle._timer is self and running.pop(number, None) is not None:
                 # Its context still holds it (and, through its token, the cycle before it):
                 # drop the token, or a loop that always ends cycles elsewhere would keep

@@ -13,17 +13,24 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from .cycle_count import Tally
 
-if TYPE_CHECKING:
-    from .cycle import Cycle
-
-__all__ = ["AccountSnapshot", "RecordedState"]
+__all__ = ["AccountSnapshot", "RecordedState", "RunningCycle"]
 
 CounterKey = tuple[str, ...]
 K = TypeVar("K", str, CounterKey)
+
+
+class RunningCycle(Protocol):
+    """What the state reads of a running cycle (a :class:`~trader_telemetry.cycle.Cycle`; the
+    cycle module imports this one, not the other way round)."""
+
+    @property
+    def start(self) -> float:
+        """Monotonic start time."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +99,7 @@ class RecordedState:
     last_cycle_seconds: float | None = None
     last_cycle_end: float | None = None
     #: cycle number -> the cycle (its ``start`` is monotonic), for every cycle still running.
-    running: dict[int, Cycle] = field(default_factory=dict)
+    running: dict[int, RunningCycle] = field(default_factory=dict)
     daily_loss: float | None = None
     daily_loss_limit: float | None = None
     breaker_triggered: bool = False
