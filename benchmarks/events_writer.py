@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/events_writer.py            # 20,000 events per row, best of 5
     python benchmarks/events_writer.py --quick    # 2,000 events, best of 2 (a smoke run)
 
-Each row fills a fresh :class:`~trader_telemetry.events.EventLog` (its own thread idle: the
+Each row fills a fresh :class:`~trader_telemetry.events.writer.EventLog` (its own thread idle: the
 interval is an hour) and times one ``flush()`` of the whole queue: redaction (when on), the
 per-event encoding with its error handling, and one ``write`` to a file in a temp directory.
 The baseline encodes the same records with ``json.dumps`` in a loop and joins them, with no
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trader_telemetry.events import EventLog
+from trader_telemetry.events.writer import EventLog
 from trader_telemetry.redaction import Redactor
 
 FIELDS: dict[str, Any] = {

@@ -14,11 +14,11 @@ observations each). The implementations:
 * ``prometheus_client``: the baseline written by hand. A ``Gauge`` and a ``Histogram`` with the
   label ``symbol`` on a fresh ``CollectorRegistry`` (never the global one), each gauge child
   ``.set()`` once, rendered with ``prometheus_client.generate_latest(registry)``.
-* ``native``: ours, :class:`trader_telemetry.readers.NativePrometheusReader`. The gauge is an OTel
-  observable gauge whose scrape-time callback returns N ``Observation`` objects from a dict (the
-  way the library's own callbacks work); the histogram is an OTel ``Histogram`` with the buckets
-  as ``explicit_bucket_boundaries_advisory``. One render is ``reader.render().body``.
-* ``upstream OTel``: :class:`trader_telemetry.readers.OtelPrometheusReader`, the upstream
+* ``native``: ours, :class:`trader_telemetry.readers.native.NativePrometheusReader`. The gauge is
+  an OTel observable gauge whose scrape-time callback returns N ``Observation`` objects from a
+  dict (the way the library's own callbacks work); the histogram is an OTel ``Histogram`` with
+  the buckets as ``explicit_bucket_boundaries_advisory``. One render is ``reader.render().body``.
+* ``upstream OTel``: :class:`trader_telemetry.readers.upstream.OtelPrometheusReader`, the upstream
   ``opentelemetry-exporter-prometheus`` reader on its own registry, with the same instruments.
 
 Three informative variants are timed as well and clearly labelled: ``native`` with a synchronous
@@ -72,7 +72,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.view import View
 
 import trader_telemetry as tt
-from trader_telemetry.readers import NativePrometheusReader, OtelPrometheusReader
+from trader_telemetry.readers.native import NativePrometheusReader
+from trader_telemetry.readers.upstream import OtelPrometheusReader
 from versions import versions
 
 GAUGE = "bench_exposure_usd"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from trader_telemetry.cli import main
-from trader_telemetry.cli.health import health_url, render_text
+from trader_telemetry.health.probe import health_url, render_text
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 

@@ -167,6 +167,6 @@ def test_a_bad_thresholds_file_names_the_file(
 
 
 def test_ops_uses_the_config_layers_loader() -> None:
-    from trader_telemetry.ops import load_thresholds as ops_loader
+    from trader_telemetry.ops.options import load_thresholds as ops_loader
 
     assert ops_loader is load_thresholds

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.events import EventLog
 from trader_telemetry.events.reader import JSON_BACKEND, Event, ReadStats, read_events
 from trader_telemetry.events.snapshot_reader import load_metrics_snapshot
+from trader_telemetry.events.writer import EventLog
 
 NOON = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import trader_telemetry as tt
 from tests.conftest import value
-from trader_telemetry.events import EventLog
+from trader_telemetry.events.writer import EventLog
 
 
 def lines(path: Path) -> list[dict[str, object]]:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import trader_telemetry as tt
 from tests.conftest import value
 from trader_telemetry.catalogue import CATALOGUE, Component
-from trader_telemetry.cli.demo import run_demo
+from trader_telemetry.simulation import run_demo
 
 # The playbook's own names (coinbase_trader_ prefix): dashboards and alerts written for it must
 # keep working. Spelled out by hand so a rename anywhere fails here.

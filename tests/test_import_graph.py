@@ -149,14 +149,16 @@ OPTIONAL = (
     "importlib.metadata",  # __version__
     "opentelemetry.exporter",  # upstream Prometheus reader, OTLP exporters
     "opentelemetry.sdk.trace",
-    "trader_telemetry.cli",  # the CLI and the health probe
+    "trader_telemetry.cli",  # the command line
     "trader_telemetry.compat",  # the file exporter
     "trader_telemetry.events",  # events.jsonl and metrics.json (with a data_dir)
     "trader_telemetry.exposition",  # the endpoint (when serving)
+    "trader_telemetry.health.probe",  # the client of a bot's /health (the health command)
     "trader_telemetry.ops",
     "trader_telemetry.otlp_metrics",
     "trader_telemetry.readers.upstream",
     "trader_telemetry.report",
+    "trader_telemetry.simulation",  # the simulated bot (demo, tests, benchmarks)
     "trader_telemetry.tail_sampling",
     "trader_telemetry.tracing",
     "wrapt",  # decorators: imported when a function is decorated
@@ -230,3 +232,15 @@ def test_an_optional_part_loads_when_used() -> None:
     for module in ("trader_telemetry.tracing", "opentelemetry.sdk.trace", "wrapt"):
         assert module in loaded
     assert "trader_telemetry.events" in loaded
+
+
+# ---------------------------------------------------------------------------- unique names
+def test_no_two_modules_share_a_name() -> None:
+    """A name says which module it is: ``render.py`` in three folders made every traceback and
+    every import need its folder read too."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in {"__init__.py", "__main__.py"}:
+            by_name.setdefault(path.name, []).append(module_name(path, PACKAGE))
+    shared = {name: modules for name, modules in by_name.items() if len(modules) > 1}
+    assert shared == {}

@@ -18,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 import trader_telemetry as tt
 from tests.conftest import samples, value
-from trader_telemetry.cli.demo import run_demo
-from trader_telemetry.readers import NativePrometheusReader, wants_openmetrics
+from trader_telemetry.readers.native import NativePrometheusReader
+from trader_telemetry.readers.negotiation import wants_openmetrics
+from trader_telemetry.simulation import run_demo
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import SimulatedBot, run_demo
 from trader_telemetry.report import compute_daily_report, render_json, render_text
+from trader_telemetry.simulation import START_EQUITY, SimulatedBot, run_demo
 
 from .conftest import samples
 
@@ -95,7 +95,7 @@ def test_trades_pnl_and_equity_match_the_bot(
     assert report["pnl"]["realized"] - report["pnl"]["fees"] == pytest.approx(
         bot.realized, abs=1e-3
     )
-    assert report["account"]["equity_start"] == pytest.approx(tt.cli.demo.START_EQUITY, abs=50)
+    assert report["account"]["equity_start"] == pytest.approx(START_EQUITY, abs=50)
     last_equity = report["equity_curve"][-1][1]
     assert report["account"]["equity_end"] == pytest.approx(last_equity)
     trips = report["risk"]["circuit_breaker_trips"]

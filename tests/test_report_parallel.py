@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import run_demo
 from trader_telemetry.report import compute_daily_report
 from trader_telemetry.report import parallel as parallel_module
 from trader_telemetry.report.parallel import plan_chunks
+from trader_telemetry.simulation import run_demo
 
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)

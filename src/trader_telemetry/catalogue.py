@@ -1,7 +1,7 @@
 """The metric catalogue: every metric, defined once (docs/metrics.md).
 
-The OTel instruments, the golden test and (in later features) the docs page, dashboard and alert
-rules are all derived from :data:`CATALOGUE`. Names here are exposition names without the
+The OTel instruments, the golden test, the docs tables, the dashboard and the alert rules are
+derived from :data:`CATALOGUE`; each row also names where its value comes from (``source``). Names here are exposition names without the
 namespace: ``metric.full_name("coinbase_trader")`` is what Prometheus sees.
 
 Units are OTel units chosen so the Prometheus name comes out exactly as written: ``s`` for names
@@ -78,6 +78,13 @@ class MetricSpec:
     #: The values of the (single) label known in advance: each series is exported from the
     #: first scrape, at 0, so ``increase()`` sees the first event and dashboards read 0.
     known_values: tuple[str, ...] = ()
+    #: Where the value comes from: the bot's recording calls (``record_account``: methods of
+    #: :class:`~trader_telemetry.Telemetry`) or the library part that sets it (``cycle.CycleTimer``:
+    #: a name under ``trader_telemetry``). Every row has one (a test resolves each).
+    source: tuple[str, ...] = ()
+    #: Why the Grafana dashboard shows no panel for this metric; None: it has one (both are
+    #: checked against the rendered dashboard).
+    no_panel: str | None = None
 
     def full_name(self, namespace: str) -> str:
         """The exposition family name, e.g. ``coinbase_trader_cycles_total``."""
@@ -85,23 +92,26 @@ class MetricSpec:
 
 
 _C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
+_EXPORTER_ONLY = "the file exporter's own state, not the bot's: docs/file-exporter.md alerts on it"
 _USD = "{USD}"
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     # Account
-    MetricSpec("equity", _G, _USD, "Account equity in USD."),
-    MetricSpec("total_pnl_usd", _G, _USD, "Total PnL in USD: realized + unrealized + funding."),
-    MetricSpec("realized_pnl_usd", _G, _USD, "Realized PnL in USD."),
-    MetricSpec("unrealized_pnl_usd", _G, _USD, "Unrealized PnL of open positions in USD."),
-    MetricSpec("funding_pnl_usd", _G, _USD, "Funding payments received (+) or paid (-) in USD."),
+    MetricSpec("equity", _G, _USD, "Account equity in USD.", source=("record_account",)),
+    MetricSpec("total_pnl_usd", _G, _USD, "Total PnL in USD: realized + unrealized + funding.", source=("record_account",)),
+    MetricSpec("realized_pnl_usd", _G, _USD, "Realized PnL in USD.", source=("record_account",)),
+    MetricSpec("unrealized_pnl_usd", _G, _USD, "Unrealized PnL of open positions in USD.", source=("record_account",)),
+    MetricSpec("funding_pnl_usd", _G, _USD, "Funding payments received (+) or paid (-) in USD.", source=("record_account",)),
     MetricSpec(
-        "exposure_usd", _G, _USD, "Signed notional exposure per symbol in USD.", ("symbol",)
+        "exposure_usd", _G, _USD, "Signed notional exposure per symbol in USD.", ("symbol",),
+        source=("record_exposure", "record_exposures"),
     ),
     MetricSpec(
         "telemetry_account_age_seconds",
         _G,
         "s",
         "Seconds since the last account snapshot was recorded (computed at scrape).",
+        source=("record_account",),
     ),
     # Control loop
     MetricSpec(
@@ -111,6 +121,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Wall time of one control-loop cycle.",
         buckets=CYCLE_BUCKETS,
         observable=False,
+        source=("cycle.CycleTimer", "record_cycle"),
     ),
     MetricSpec(
         "cycle_latency_ms",
@@ -119,13 +130,15 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Duration of the last completed cycle in milliseconds (playbook compatibility; "
         "prefer cycle_duration_seconds).",
         lint_exception="kept for the playbook's dashboards: promtool flags the _ms unit",
+        source=("cycle.CycleTimer", "record_cycle"),
     ),
     MetricSpec(
         "cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",),
-        known_values=("ok", "error"),
+        known_values=("ok", "error"), source=("cycle.CycleTimer", "record_cycle"),
     ),
     MetricSpec(
-        "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",)
+        "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",),
+        source=("cycle.CycleTimer", "record_cycle"),
     ),
     MetricSpec(
         "cycle_phase_duration_seconds",
@@ -135,25 +148,29 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         ("phase",),
         buckets=PHASE_BUCKETS,
         observable=False,
+        source=("cycle.Phase", "record_cycle"),
     ),
     MetricSpec(
         "last_cycle_age_seconds",
         _G,
         "s",
         "Seconds since a cycle last completed, or since start-up if none has (hung-loop detector).",
+        source=("cycle.CycleTimer", "record_cycle"),
     ),
     MetricSpec(
         "cycle_in_progress_seconds",
         _G,
         "s",
         "Age of the oldest cycle still running; 0 when idle.",
+        source=("cycle.CycleTimer",),
     ),
     # Risk
-    MetricSpec("risk_daily_loss", _G, _USD, "Today's loss counted by the daily-loss guard in USD (positive = loss)."),
-    MetricSpec("risk_daily_loss_limit", _G, _USD, "The daily-loss guard's limit in USD."),
-    MetricSpec("circuit_breaker_triggered", _G, "1", "Circuit breaker state: 0 normal, 1 triggered."),
+    MetricSpec("risk_daily_loss", _G, _USD, "Today's loss counted by the daily-loss guard in USD (positive = loss).", source=("record_daily_loss",)),
+    MetricSpec("risk_daily_loss_limit", _G, _USD, "The daily-loss guard's limit in USD.", source=("record_daily_loss",)),
+    MetricSpec("circuit_breaker_triggered", _G, "1", "Circuit breaker state: 0 normal, 1 triggered.", source=("set_circuit_breaker",)),
     MetricSpec(
-        "circuit_breaker_trips_total", _C, "{trip}", "Times the circuit breaker tripped by reason.", ("reason",)
+        "circuit_breaker_trips_total", _C, "{trip}", "Times the circuit breaker tripped by reason.", ("reason",),
+        source=("set_circuit_breaker",),
     ),
     # Market data
     MetricSpec(
@@ -162,18 +179,22 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "s",
         "Seconds since the last mark per symbol (computed at scrape).",
         ("symbol",),
+        source=("record_mark", "record_marks", "record_mark_at"),
     ),
     MetricSpec(
-        "websocket_reconnects_total", _C, "{reconnect}", "Websocket reconnections by stream.", ("stream",)
+        "websocket_reconnects_total", _C, "{reconnect}", "Websocket reconnections by stream.", ("stream",),
+        source=("record_ws_reconnect",),
     ),
-    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",)),
+    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",), source=("record_stale_mark",)),
     # Orders
     MetricSpec(
-        "orders_submitted_total", _C, "{order}", "Orders submitted by symbol and side.", ("symbol", "side")
+        "orders_submitted_total", _C, "{order}", "Orders submitted by symbol and side.", ("symbol", "side"),
+        source=("record_order",),
     ),
-    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side")),
+    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side"), source=("record_fill",)),
     MetricSpec(
-        "orders_rejected_total", _C, "{order}", "Orders rejected by symbol and reason.", ("symbol", "reason")
+        "orders_rejected_total", _C, "{order}", "Orders rejected by symbol and reason.", ("symbol", "reason"),
+        source=("record_rejection",),
     ),
     MetricSpec(
         "order_latency_seconds",
@@ -182,10 +203,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Seconds from order submission to exchange acknowledgement.",
         buckets=ORDER_LATENCY_BUCKETS,
         observable=False,
+        source=("record_order_latency",),
     ),
     # The library watching itself
     MetricSpec(
-        "telemetry_errors_total", _C, "{error}", "Internal faults of the telemetry library (never raised into the bot).", ("reason",)
+        "telemetry_errors_total", _C, "{error}", "Internal faults of the telemetry library (never raised into the bot).", ("reason",),
+        source=("selfmonitor.SelfMonitor.fault", "selfmonitor.SelfMonitor.count_error"),
     ),
     MetricSpec(
         "telemetry_rejected_values_total",
@@ -193,35 +216,42 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "{value}",
         "Recorded values rejected as invalid (NaN, negative duration, unknown side, label overflow).",
         ("reason",),
+        source=("selfmonitor.SelfMonitor.reject",),
     ),
-    MetricSpec("build_info", _G, "1", "trader_telemetry build information; always 1.", ("version",)),
+    MetricSpec("build_info", _G, "1", "trader_telemetry build information; always 1.", ("version",), source=("version.package_version",)),
     # Later features
     MetricSpec(
         "health_status", _G, "1", "Health check status: 0 healthy, 1 degraded, 2 unhealthy.", ("check",),
         component=Component.HEALTH,
+        source=("health.service.HealthService.gauge_samples",),
     ),
     MetricSpec(
         "telemetry_dropped_events_total", _C, "{event}", "Events dropped by the events writer.", ("reason",),
         component=Component.EVENTS,
         known_values=("queue_full", "closed", "io_error", "transform_error", "forked"),
+        source=("events.writer.EventLog",),
     ),
     MetricSpec(
         "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept for export by reason (failed exports count as dropped spans).", ("reason",),
         component=Component.TRACING,
         known_values=("slow", "error", "sampled"),
+        source=("tracing.CycleTracing",),
     ),
     MetricSpec(
         "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps or by failed exports (reason export_failed).", ("reason",),
         component=Component.TRACING,
         known_values=("too_many_open_traces", "trace_too_long", "export_failed"),
+        source=("tracing.CycleTracing",),
     ),
     MetricSpec(
         "exporter_source_age_seconds", _G, "s", "Seconds since the exporter's source file last changed.", ("file",),
         component=Component.EXPORTER,
+        source=("compat.exporter.FileExporter",), no_panel=_EXPORTER_ONLY,
     ),
     MetricSpec(
         "exporter_read_errors_total", _C, "{error}", "Errors reading the exporter's source files.", ("file", "reason"),
         component=Component.EXPORTER,
+        source=("compat.exporter.FileExporter",), no_panel=_EXPORTER_ONLY,
     ),
 )  # fmt: skip
 

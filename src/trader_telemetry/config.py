@@ -22,8 +22,8 @@ __all__ = ["READERS", "ServerLimits", "TelemetryConfig", "Thresholds", "load_thr
 
 
 # The choices of some fields live here, at the bottom of the import graph, so the configuration
-# imports no recording code; the modules that use them re-export them under their old names
-# (``readers.READERS``, ``otlp_metrics.OTLP_PROTOCOLS``, ``redaction.DEFAULT_REDACT_KEYS``).
+# imports no recording code; two modules that use them re-export them under their old names
+# (``otlp_metrics.OTLP_PROTOCOLS``, ``redaction.DEFAULT_REDACT_KEYS``).
 
 #: Reader implementations selectable with ``TelemetryConfig.reader``; the first is the default.
 READERS = ("native", "otel-prometheus")

@@ -278,7 +278,7 @@ class CycleTimer:
         differently, but every exit ends one cycle and every cycle is counted once."""
         running = self._state.running
         for number, entry in sorted(running.copy().items()):  # dict.copy is atomic
-            cycle = cast("Cycle", entry)  # only Cycle objects are put there
+            cycle = cast("Cycle", entry)  # only cycle_timer puts cycles there
             if cycle._timer is self and running.pop(number, None) is not None:
                 # Its context still holds it (and, through its token, the cycle before it):
                 # drop the token, or a loop that always ends cycles elsewhere would keep

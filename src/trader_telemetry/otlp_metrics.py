@@ -29,7 +29,7 @@ from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 from .config import OTLP_PROTOCOLS  # the choices of TelemetryConfig.otlp_metrics_protocol
 from .errors import ConfigurationError
-from .readers.cardinality import cardinality_limits
+from .readers.otel_limits import cardinality_limits
 
 __all__ = [
     "DEFAULT_INTERVAL_SECONDS",

@@ -1,10 +1,13 @@
-"""The bot's recording calls (market data, account and risk, orders, events), kept apart from
-:class:`~trader_telemetry.Telemetry`'s wiring and cycle handling.
+"""The recorded state of one bot and the calls that record into it (market data, account and
+risk, orders, events), kept apart from :class:`~trader_telemetry.Telemetry`'s wiring and cycle
+handling.
 
-:class:`RecordingCalls` is a mixin: it holds the calls and the helpers they share, and reads the
-state that ``Telemetry.__init__`` builds (the attributes declared below). Every call is in-memory
-and O(1) and never raises: bad values are rejected (warned, counted), internal faults are logged
-and counted in ``{ns}_telemetry_errors_total``.
+:class:`Recorder` builds and owns what its calls use: the :class:`~.state.RecordedState`, the
+value checks, the label limits, the redactor and the library's own error counts. ``Telemetry``
+is a ``Recorder``: it adds the OTel pipeline, the endpoint, the files and the cycles around that
+state, and hands the recorder its two outputs when they exist (the order-latency histogram, the
+events writer). Every call is in-memory and O(1) and never raises: bad values are rejected
+(warned, counted), internal faults are logged and counted in ``{ns}_telemetry_errors_total``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.metrics import Histogram
+from opentelemetry.metrics import Histogram, NoOpHistogram
 
 from .cardinality import LabelLimiter
-from .clock import Clock
 from .config import TelemetryConfig
 from .fetchers import decorate_fetcher, extract_account
 from .redaction import RedactingLabelLimiter, Redactor
@@ -25,9 +27,9 @@ from .state import AccountSnapshot, RecordedState
 from .validation import ValueChecker
 
 if TYPE_CHECKING:
-    from .events import EventLog  # only with a data_dir: not part of the light import
+    from .events.writer import EventLog  # only with a data_dir: not part of the light import
 
-__all__ = ["RecordingCalls"]
+__all__ = ["Recorder"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,22 +37,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SYMBOLS = (tuple, list, dict, set, frozenset, bytes, bytearray, float, bool, type(None))
 
 
-class RecordingCalls:
-    """The recording calls of :class:`~trader_telemetry.Telemetry` (see there)."""
+class Recorder:
+    """The recording calls of :class:`~trader_telemetry.Telemetry` (see there) and the state
+    they record into.
 
-    # Built by Telemetry.__init__.
-    config: TelemetryConfig
-    clock: Clock
-    _state: RecordedState
-    _monitor: SelfMonitor
-    _check: ValueChecker
-    _redactor: Redactor
-    _events: EventLog | None
-    _limiters: dict[tuple[str, str], LabelLimiter]
-    _marks: dict[str, float]
-    _mark_prices: dict[str, float]
-    _order_latency_hist: Histogram
-    _monotonic: Callable[[], float]
+    Args:
+        config: the bot's configuration (clock, label limit, redaction keys, warning interval).
+    """
+
+    def __init__(self, config: TelemetryConfig) -> None:
+        self.config = config
+        self.clock = config.clock
+        self._monotonic: Callable[[], float] = config.clock.monotonic
+        #: Scrubs secrets from label values, event fields and the library's logs.
+        self._redactor = Redactor(config.redact_keys)
+        self._monitor = SelfMonitor(config.clock.monotonic, config.warning_interval_seconds)
+        self._check = ValueChecker(self._monitor)
+        self._state = RecordedState(started_monotonic=config.clock.monotonic())
+        # The tick path's dicts, one attribute lookup away (they are never replaced).
+        self._marks = self._state.marks
+        self._mark_prices = self._state.mark_prices
+        self._limiters: dict[tuple[str, str], LabelLimiter] = {}
+        #: The events.jsonl writer, set when the files start (with a ``data_dir``).
+        self._events: EventLog | None = None
+        #: The catalogue's order-latency histogram, set once the OTel pipeline is built.
+        self._order_latency_hist: Histogram = NoOpHistogram("order_latency_seconds")
 
     def _monotonic_at(self, at: float | None) -> float:
         """The monotonic reading of wall time ``at`` (now when None, not finite or ahead)."""

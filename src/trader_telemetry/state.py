@@ -15,20 +15,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from .tally import Tally
+from .cycle_count import Tally
 
-__all__ = ["AccountSnapshot", "RecordedState"]
+__all__ = ["AccountSnapshot", "RecordedState", "RunningCycle"]
 
 CounterKey = tuple[str, ...]
 K = TypeVar("K", str, CounterKey)
 
 
 class RunningCycle(Protocol):
-    """What the state reads of a running cycle (``cycle.Cycle``; the state sits below it)."""
+    """What the state reads of a running cycle (a :class:`~trader_telemetry.cycle.Cycle`; the
+    cycle module imports this one, not the other way round)."""
 
     @property
     def start(self) -> float:
-        """Monotonic start."""
+        """Monotonic start time."""
         ...
 
 

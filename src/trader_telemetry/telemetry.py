@@ -1,8 +1,9 @@
 """``Telemetry``: wires the OTel meter provider, the Prometheus reader, the endpoint, tracing
 and the files, and times the bot's cycles and phases.
 
-The recording calls (marks, account and risk, orders, events) live in :mod:`.recording`, a
-mixin of this class; the calls that replay a bot's files (for ``trader-telemetry serve``) are
+The recorded state and the recording calls (marks, account and risk, orders, events) live in
+:mod:`.recording`: ``Telemetry`` is a :class:`~.recording.Recorder` that builds the rest around
+it. The calls that replay a bot's files (for ``trader-telemetry serve``) are
 here, next to the cycle bookkeeping they share.
 """
 
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 
-from .cardinality import LabelLimiter
 from .catalogue import Component, MetricSpec
 from .config import TelemetryConfig
 from .cycle import Cycle, CycleTimer, Phase, current_cycle, decorate_cycle
@@ -31,19 +31,16 @@ from .instruments import Producer, register_observables
 from .lifecycle import ProcessHooks
 from .pipeline import METER_NAME, MetricPipeline
 from .readers import Exposition
-from .recording import RecordingCalls
-from .redaction import Redactor, install_log_redaction
-from .selfmonitor import SelfMonitor
+from .recording import Recorder
+from .redaction import install_log_redaction
 from .stale_watch import StaleMarkWatch
-from .state import RecordedState
-from .validation import ValueChecker
 from .version import package_version
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     # Imported where used: files, endpoint and tracing are not part of the light import.
-    from .events import EventLog, MetricsFile
+    from .events.metrics_file import MetricsFile
     from .exposition.server import MetricsServer
     from .exposition.webconfig import WebConfig
     from .tracing import CycleTracing, TracingConfig
@@ -53,7 +50,7 @@ __all__ = ["Telemetry"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Telemetry(RecordingCalls):
+class Telemetry(Recorder):
     """One bot's instrumentation: its own registry, reader, state and (optionally) endpoint.
 
     Most bots call :func:`trader_telemetry.configure` instead, which builds one of these as the
@@ -89,27 +86,17 @@ class Telemetry(RecordingCalls):
         cfg = config if config is not None else TelemetryConfig()
         if overrides:
             cfg = cfg.with_changes(**overrides)
-        self.config = cfg
+        # The recorded state, the checks, limits and redactor the recording calls use.
+        super().__init__(cfg)
         # Security first: a bad web config fails here, before any thread starts.
         web_config: WebConfig | None = None
         if cfg.serve and cfg.web_config is not None:
             from .exposition.webconfig import load_web_config  # noqa: PLC0415
 
             web_config = load_web_config(cfg.web_config)
-        #: Scrubs secrets from label values, event fields and the library's logs.
-        self._redactor = Redactor(cfg.redact_keys)
         install_log_redaction(cfg.redact_keys)
-        self.clock = cfg.clock
-        self._monotonic = cfg.clock.monotonic
-        self._monitor = SelfMonitor(cfg.clock.monotonic, cfg.warning_interval_seconds)
-        self._check = ValueChecker(self._monitor)
-        self._state = RecordedState(started_monotonic=cfg.clock.monotonic())
-        # The tick path's dicts, one attribute lookup away (they are never replaced).
-        self._marks = self._state.marks
-        self._mark_prices = self._state.mark_prices
         self._lifecycle_lock = threading.Lock()
         self._closed = False
-        self._limiters: dict[tuple[str, str], LabelLimiter] = {}
 
         #: The health checks: built-ins are registered; add the bot's own with ``register``.
         self.health = HealthCheckRegistry(
@@ -139,7 +126,6 @@ class Telemetry(RecordingCalls):
         self._phase_hist = instruments.phase_duration
         self._order_latency_hist = instruments.order_latency
         self._tracing = self._start_tracing(tracing, slow_cycle_seconds)
-        self._events: EventLog | None = None
         self._stale_watch: StaleMarkWatch | None = None
         self._metrics_file: MetricsFile | None = None
         self._start_files(cfg)
@@ -192,7 +178,8 @@ class Telemetry(RecordingCalls):
         """events.jsonl, metrics.json and the stale-mark watch, when ``data_dir`` is set."""
         if cfg.data_dir is None:
             return
-        from .events import EventLog, MetricsFile  # noqa: PLC0415
+        from .events.metrics_file import MetricsFile  # noqa: PLC0415
+        from .events.writer import EventLog  # noqa: PLC0415
 
         self._pipeline.instruments.scrape_time.activate(Component.EVENTS)
 

@@ -18,7 +18,8 @@ import pytest
 import trader_telemetry as tt
 from trader_telemetry.clock import rfc3339
 from trader_telemetry.compat import FileExporter
-from trader_telemetry.events import load_metrics_snapshot, write_atomically
+from trader_telemetry.events import load_metrics_snapshot
+from trader_telemetry.events.metrics_file import write_atomically
 
 from .shapes import series
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import run_demo
 from trader_telemetry.compat import FileExporter
+from trader_telemetry.simulation import run_demo
 
 from .shapes import (
     FIXTURE_NOW,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trader_telemetry.compat import EventsTail
+from trader_telemetry.compat.tail import EventsTail
 
 
 def line(n: int) -> bytes:

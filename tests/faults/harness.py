@@ -1,6 +1,6 @@
 """The bot loop every fault case runs, and the books it keeps.
 
-The bot is the demo's :class:`~trader_telemetry.cli.demo.SimulatedBot` (marks, account, risk
+The bot is the demo's :class:`~trader_telemetry.simulation.SimulatedBot` (marks, account, risk
 guard, circuit breaker, orders, fills, rejections, reconnects, stale marks, and exchange errors
 on a fixed schedule). It records through a :class:`LedgerTelemetry`: a thin pass-through to the
 real ``Telemetry`` that writes down every recording call the bot makes, so a case can compare
@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Any, Literal, cast
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import SimulatedBot
 from trader_telemetry.cycle import Cycle, CycleTimer
+from trader_telemetry.simulation import SimulatedBot
 
 __all__ = [
     "BackgroundLoop",

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import SimulatedBot
 from trader_telemetry.events.reader import ReadStats, read_events
+from trader_telemetry.simulation import SimulatedBot
 
 from .accounting import account, settle_events
 from .conftest import RecordRow

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 import trader_telemetry as tt
+from trader_telemetry.ops.bundle import write_files
 from trader_telemetry.ops.options import OpsOptions
-from trader_telemetry.ops.render import write_files
 
 from ..prometheus_process import running_prometheus
 from .conftest import Prometheus, SwappableSource, _wait_target_up

@@ -21,10 +21,10 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import trader_telemetry as tt
-from trader_telemetry.cli.demo import SimulatedBot, SimulatedExchangeError
 from trader_telemetry.ops import OpsOptions
 from trader_telemetry.ops.dashboard import dashboard
 from trader_telemetry.readers import Exposition
+from trader_telemetry.simulation import SimulatedBot, SimulatedExchangeError
 
 from ..ops.test_dashboard import panel_queries, substitute
 from .conftest import Prometheus

@@ -14,9 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from trader_telemetry.ops.bundle import write_files
+
 import trader_telemetry as tt
 from trader_telemetry.ops.options import OpsOptions
-from trader_telemetry.ops.render import write_files
 
 from ..go_tools import go_tool
 from ..prometheus_process import running_prometheus

@@ -8,7 +8,7 @@ import pytest
 
 import trader_telemetry as tt
 from trader_telemetry.catalogue import CATALOGUE
-from trader_telemetry.cli.demo import run_demo
+from trader_telemetry.simulation import run_demo
 
 from ..conftest import require_tool
 

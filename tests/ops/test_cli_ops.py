@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from trader_telemetry.config import Thresholds
+from trader_telemetry.ops.bundle import render_files
 from trader_telemetry.ops.options import OpsOptions
-from trader_telemetry.ops.render import render_files
 
 from ..conftest import require_tool
 

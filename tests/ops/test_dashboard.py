@@ -362,7 +362,7 @@ def test_grafana_files_provision_the_datasource_the_dashboard_selects() -> None:
 
 
 def test_compose_bundle_mounts_the_dashboard_where_the_provider_reads() -> None:
-    from trader_telemetry.ops.render import render_files
+    from trader_telemetry.ops.bundle import render_files
 
     files = render_files(OpsOptions(namespace=NS))
     compose = yaml.safe_load(files["docker-compose.yml"])

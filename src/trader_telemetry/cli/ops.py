@@ -54,7 +54,7 @@ def _render(args: argparse.Namespace) -> int:
         options = options_from_args(args)
         # Imported here: only this command needs the rule, dashboard and compose builders, and
         # `trader-telemetry demo` or `health` should not pay for loading them.
-        from ..ops.render import write_files  # noqa: PLC0415
+        from ..ops.bundle import write_files  # noqa: PLC0415
         from ..ops.stack import compose_warnings  # noqa: PLC0415
 
         paths = write_files(options, args.out)

@@ -28,8 +28,8 @@ from ..report import (
     render_markdown,
     render_text,
     report_svg,
-    report_window,
 )
+from ..report.compute import report_window
 from .exits import EXIT_USAGE
 
 __all__ = ["default_events_files", "register"]

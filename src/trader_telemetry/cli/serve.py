@@ -15,7 +15,8 @@ import sys
 import threading
 from typing import Any
 
-from ..compat import DEFAULT_HOLD_SECONDS, FileExporter
+from ..compat import FileExporter
+from ..compat.breaker import DEFAULT_HOLD_SECONDS
 from ..errors import TelemetryError
 from .exits import EXIT_USAGE
 

@@ -5,21 +5,8 @@
 
 from __future__ import annotations
 
-from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay
 from .exporter import FileExporter
-from .feed import TelemetryFeed
-from .source import MetricsSnapshotSource, Snapshot
-from .status import SourceStatus
-from .tail import EventsTail, TailRead
 
-__all__ = [
-    "DEFAULT_HOLD_SECONDS",
-    "BreakerReplay",
-    "EventsTail",
-    "FileExporter",
-    "MetricsSnapshotSource",
-    "Snapshot",
-    "SourceStatus",
-    "TailRead",
-    "TelemetryFeed",
-]
+# The parts of the exporter (breaker, feed, source, status, tail) are internal: import them from
+# their modules. Only what docs/api.md documents is exported here.
+__all__ = ["FileExporter"]

@@ -21,7 +21,8 @@ from typing import Any
 from ..catalogue import Component
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError, NotReadyError
-from ..events import ReadStats, load_metrics_snapshot
+from ..events.reader import ReadStats
+from ..events.snapshot_reader import load_metrics_snapshot
 from ..events.sqlite_source import DatabaseBusyError, EventsDatabase, is_sqlite
 from ..telemetry import Telemetry
 from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay

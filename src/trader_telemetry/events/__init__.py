@@ -3,18 +3,9 @@ now), written from background threads so the bot never waits on a disk."""
 
 from __future__ import annotations
 
-from .metrics_file import MetricsFile, write_atomically
-from .reader import Event, ReadStats, parse_lines, read_events
+from .reader import Event, ReadStats, read_events
 from .snapshot_reader import load_metrics_snapshot
-from .writer import EventLog
 
-__all__ = [
-    "Event",
-    "EventLog",
-    "MetricsFile",
-    "ReadStats",
-    "load_metrics_snapshot",
-    "parse_lines",
-    "read_events",
-    "write_atomically",
-]
+# What a tool around the bot reads (docs/api.md). The writers (``writer.EventLog``,
+# ``metrics_file.MetricsFile``) belong to Telemetry: import them from their modules.
+__all__ = ["Event", "ReadStats", "load_metrics_snapshot", "read_events"]

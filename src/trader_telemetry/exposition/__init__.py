@@ -3,8 +3,8 @@ TLS and basic auth from a Prometheus exporter-toolkit web config."""
 
 from __future__ import annotations
 
-from .server import MetricsServer, MetricsSource
-from .snapshot import build_snapshot
-from .webconfig import WebConfig, load_web_config
+from .server import MetricsServer
+from .webconfig import load_web_config
 
-__all__ = ["MetricsServer", "MetricsSource", "WebConfig", "build_snapshot", "load_web_config"]
+# For serving a source of one's own (docs/security.md); Telemetry builds its endpoint itself.
+__all__ = ["MetricsServer", "load_web_config"]

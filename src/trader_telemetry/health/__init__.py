@@ -20,7 +20,6 @@ from .checks import (
 )
 from .model import HealthCheck, HealthCheckResult, HealthReport, HealthStatus
 from .registry import HealthCheckRegistry
-from .sources import TelemetryMarketData, TelemetryWebSocketStats
 
 __all__ = [
     "HealthCheck",
@@ -32,8 +31,6 @@ __all__ = [
     "OrdersStore",
     "StaleFillsHealthCheck",
     "StaleMarksHealthCheck",
-    "TelemetryMarketData",
-    "TelemetryWebSocketStats",
     "WebSocketReconnectHealthCheck",
     "WebSocketStats",
 ]

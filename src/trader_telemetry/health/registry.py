@@ -165,7 +165,7 @@ class _Flight:
 
     def wait(self) -> asyncio.Future[object]:
         """A future of the running loop that gets the call's result (or its exception)."""
-        import asyncio  # noqa: PLC0415 - see HealthCheckRegistry.check_all
+        import asyncio  # noqa: PLC0415 - see check_all
 
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()

@@ -8,6 +8,7 @@ bytes (the committed ``deploy/`` trees are checked against a fresh render).
 
 from __future__ import annotations
 
-from .options import OpsOptions, load_thresholds
+from .options import OpsOptions
 
-__all__ = ["OpsOptions", "load_thresholds"]
+# The thresholds loader is the config layer's (``trader_telemetry.config.load_thresholds``).
+__all__ = ["OpsOptions"]

@@ -15,29 +15,17 @@ Implementations (``TelemetryConfig.reader``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from opentelemetry.sdk.metrics.export import MetricReader
 
-from ..config import READERS  # the choices of TelemetryConfig.reader
 from ..instruments import ScrapeTimeMetrics
-from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
 from .native import NativePrometheusReader
+from .negotiation import Exposition
 
-if TYPE_CHECKING:
-    from .upstream import OtelPrometheusReader
-
-__all__ = [
-    "OPENMETRICS_CONTENT_TYPE",
-    "READERS",
-    "TEXT_CONTENT_TYPE",
-    "Exposition",
-    "NativePrometheusReader",
-    "OtelPrometheusReader",
-    "PrometheusReader",
-    "create_reader",
-    "wants_openmetrics",
-]
+# Public (docs/api.md): the interface and what it renders. The implementations are imported from
+# their modules (``readers.native``, ``readers.upstream``); ``create_reader`` is Telemetry's.
+__all__ = ["Exposition", "PrometheusReader"]
 
 
 class PrometheusReader(Protocol):
@@ -91,13 +79,3 @@ def create_reader(
             max_label_values=max_label_values,
         )
     raise ValueError(f"unknown reader {name!r}")  # config validation makes this unreachable
-
-
-def __getattr__(name: str) -> object:
-    """``OtelPrometheusReader`` on first use: the upstream exporter is not part of the light
-    ``import trader_telemetry``."""
-    if name == "OtelPrometheusReader":
-        from .upstream import OtelPrometheusReader  # noqa: PLC0415
-
-        return OtelPrometheusReader
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

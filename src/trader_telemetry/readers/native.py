@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from ..instruments import DirectFamily, ScrapeTimeMetrics
-from .cardinality import cardinality_limits
 from .exemplars import ExemplarStore
-from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
-from .render import Renderer
+from .negotiation import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
+from .otel_limits import cardinality_limits
+from .text_format import Renderer
 
 __all__ = ["NativePrometheusReader"]
 

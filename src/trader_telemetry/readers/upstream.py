@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.openmetrics import exposition as openmetrics
 
 from ..instruments import ScrapeTimeMetrics
-from .cardinality import cardinality_limits
-from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
+from .negotiation import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Exposition, wants_openmetrics
+from .otel_limits import cardinality_limits
 
 __all__ = ["OtelPrometheusReader"]
 

@@ -8,7 +8,7 @@ it into a document; :func:`report_svg` is the chart the Markdown form links.
 from __future__ import annotations
 
 from .charts import report_svg
-from .compute import compute_daily_report, report_window
+from .compute import compute_daily_report
 from .html import render_html
 from .render import render_json, render_markdown, render_text
 
@@ -19,5 +19,4 @@ __all__ = [
     "render_markdown",
     "render_text",
     "report_svg",
-    "report_window",
 ]

@@ -15,9 +15,9 @@ import yaml
 
 from trader_telemetry.config import Thresholds
 from trader_telemetry.errors import ConfigurationError
+from trader_telemetry.ops.bundle import render_files, write_files
 from trader_telemetry.ops.grafana import DASHBOARDS_DIR
 from trader_telemetry.ops.options import OpsOptions
-from trader_telemetry.ops.render import render_files, write_files
 from trader_telemetry.ops.stack import IMAGES
 
 from ..conftest import require_tool

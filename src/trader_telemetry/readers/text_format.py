@@ -26,8 +26,8 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from ..instruments import DirectFamily
-from .cardinality import OVERFLOW_ATTRIBUTE
 from .exemplars import ExemplarStore
+from .otel_limits import OVERFLOW_ATTRIBUTE
 
 __all__ = ["Renderer", "escape_help", "escape_label_value", "format_value", "sanitize_name"]
 

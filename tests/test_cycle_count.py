@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import trader_telemetry as tt
-from trader_telemetry.tally import Tally
+from trader_telemetry.cycle_count import Tally
 
 
 def test_threads_adding_while_a_reader_folds_lose_nothing() -> None:
