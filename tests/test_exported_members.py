@@ -71,6 +71,7 @@ SUBPACKAGE_ALL = {
     "cli": ["build_parser", "main"],
     "compat": ["FileExporter"],
     "events": ["Event", "ReadStats", "load_metrics_snapshot", "read_events"],
+    "lifecycle": [],
     "exposition": ["MetricsServer", "load_web_config"],
     "health": [
         "HealthCheck",

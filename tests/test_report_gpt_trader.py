@@ -49,7 +49,8 @@ def test_sample_day_figures_match_the_rows(
     assert report["pnl"]["realized"] == pytest.approx(want["account_realized"], abs=1e-6)
     assert report["pnl"]["fees"] == pytest.approx(want["fees"], abs=1e-6)
     assert report["pnl"]["funding"] == pytest.approx(want["funding"], abs=1e-6)
-    assert report["pnl"]["unrealized"] == pytest.approx(want["account_unrealized"], abs=1e-6)
+    assert report["pnl"]["unrealized_end"] == pytest.approx(want["account_unrealized"], abs=1e-6)
+    assert report["pnl"]["unrealized_start"] == 0.0  # the day holds the bot's first pnl_update
     symbols = {row["symbol"]: row for row in report["symbols"]}
     assert set(symbols) == set(want["per_symbol"])
     for symbol, figures in want["per_symbol"].items():

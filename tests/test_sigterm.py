@@ -97,7 +97,7 @@ def test_handle_sigterm_false_installs_nothing() -> None:
     script = """
         import signal
         import trader_telemetry as tt
-        from trader_telemetry.lifecycle import SigtermFlush
+        from trader_telemetry.lifecycle.sigterm import SigtermFlush
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         with tt.Telemetry(serve=False, handle_sigterm=False):
             assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -134,7 +134,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",),
-        known_values=("ok", "error"), source=("cycle.CycleTimer", "record_cycle"),
+        known_values=("ok", "error"),
+        source=("cycle.CycleTimer", "record_cycle", "record_counts"),
     ),
     MetricSpec(
         "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",),
@@ -183,18 +184,18 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "websocket_reconnects_total", _C, "{reconnect}", "Websocket reconnections by stream.", ("stream",),
-        source=("record_ws_reconnect",),
+        source=("record_ws_reconnect", "record_counts"),
     ),
-    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",), source=("record_stale_mark",)),
+    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",), source=("record_stale_mark", "record_counts")),
     # Orders
     MetricSpec(
         "orders_submitted_total", _C, "{order}", "Orders submitted by symbol and side.", ("symbol", "side"),
-        source=("record_order",),
+        source=("record_order", "record_counts"),
     ),
-    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side"), source=("record_fill",)),
+    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side"), source=("record_fill", "record_counts")),
     MetricSpec(
         "orders_rejected_total", _C, "{order}", "Orders rejected by symbol and reason.", ("symbol", "reason"),
-        source=("record_rejection",),
+        source=("record_rejection", "record_counts"),
     ),
     MetricSpec(
         "order_latency_seconds",

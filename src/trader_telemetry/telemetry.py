@@ -28,7 +28,7 @@ from .health.registry import HealthCheckRegistry
 from .health.service import HealthService
 from .health.sources import builtin_checks
 from .instruments import Producer, register_observables
-from .lifecycle import ProcessHooks
+from .lifecycle.hooks import ProcessHooks
 from .pipeline import METER_NAME, MetricPipeline
 from .readers import Exposition
 from .recording import Recorder

@@ -14,9 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from trader_telemetry.ops.bundle import write_files
-
 import trader_telemetry as tt
+from trader_telemetry.ops.bundle import write_files
 from trader_telemetry.ops.options import OpsOptions
 
 from ..go_tools import go_tool

@@ -109,8 +109,11 @@ def test_no_counter_goes_down_across_an_exporter_restart(tmp_path: Path) -> None
             while _status(url) != 200:  # 503 (or a held request) until caught up
                 assert time.monotonic() < deadline, "serve never caught up"
                 time.sleep(0.05)
-            time.sleep(3.5)  # a few scrapes of the restarted exporter
-            prom.wait_for('up{job="serve"}', lambda v: v == 1, 30.0)
+            caught_up = time.time()
+            # A few scrapes of the restarted exporter: the newest is 3 s after it caught up.
+            prom.wait_for(
+                'timestamp(up{job="serve"} == 1)', lambda v: v is not None and v > caught_up + 3, 30
+            )
             for name in COUNTERS:  # no counter went down: no false increase()
                 resets = prom.query(f'resets({NS}_{name}_total{{job="serve"}}[5m]) > 0')
                 assert resets == [], (name, resets)

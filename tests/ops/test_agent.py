@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-from trader_telemetry.ops.bundle import render_command, render_files, write_files
 
 from trader_telemetry.errors import ConfigurationError
+from trader_telemetry.ops.bundle import render_command, render_files, write_files
 from trader_telemetry.ops.options import OpsOptions
 
 from .test_cli_ops import cli

@@ -49,6 +49,9 @@ class _Source:
     def health_response(self) -> tuple[int, dict[str, Any]]:
         return 200, {}
 
+    def liveness_response(self) -> tuple[int, dict[str, Any]]:
+        return 200, {}
+
 
 orders_store = _OrdersStore()
 market_data = _MarketData()

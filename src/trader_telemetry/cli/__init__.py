@@ -10,7 +10,7 @@ from ..version import __version__
 from . import demo, health, ops, report, serve
 from .exits import EXIT_USAGE
 
-__all__ = ["EXIT_USAGE", "build_parser", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

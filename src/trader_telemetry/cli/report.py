@@ -149,7 +149,7 @@ def _check_inputs(  # noqa: PLR0911 - one answer per kind of missing input
     args: argparse.Namespace, data_dir: Path, events_files: list[Path], metrics_file: Path
 ) -> str | None:
     """Why the inputs cannot make a report (names the paths), or None when they can."""
-    if args.events_file:
+    if args.events_file or args.events_db:
         for path in events_files:
             if path.is_dir():
                 return f"--events-file {path} is a directory, not an events file"

@@ -10,9 +10,5 @@
 
 from __future__ import annotations
 
-from .fork import forget_in_child
-from .hooks import ProcessHooks
-from .sigterm import SigtermFlush
-from .systemd import SystemdNotifier, Watchdog
-
-__all__ = ["ProcessHooks", "SigtermFlush", "SystemdNotifier", "Watchdog", "forget_in_child"]
+# Internal to the library (Telemetry wires it): nothing is exported; import from the modules.
+__all__: list[str] = []
