@@ -19,7 +19,7 @@ from ..config import Thresholds
 from ..events.gpt_trader import is_executed
 from ..events.reader import Event
 
-__all__ = ["SLOWEST_CYCLES", "Tally", "as_number", "text"]
+__all__ = ["FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
@@ -43,6 +43,12 @@ _OTHER_KINDS: Final = frozenset(
      "trade_gate_blocked", "error"}
     | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES | _ORDER_TYPES | _REJECTION_TYPES
 )  # fmt: skip
+#: The event types whose fields the tally reads (before the window included); of the others it
+#: counts the events only, so the reader may leave their string numbers unconverted.
+FIELDS_READ: Final = frozenset({"cycle"}) | _FILL_TYPES | _ACCOUNT_TYPES | _OTHER_KINDS
+#: The fields of an executed ``trade`` that :meth:`Tally._fill` reads when no ``fill`` replaces
+#: it (kept alone: a day holds up to one such trade per order).
+_FILL_FIELDS: Final = ("realized_pnl", "pnl", "fee", "symbol")
 
 
 def as_number(value: object) -> float | None:
@@ -297,8 +303,9 @@ class Tally:
 
     def fold(self, events: Iterable[Event]) -> None:
         """Fold a stream of events into the tally (the report's inner loop: kept flat)."""
-        fill_types, account_types, other_kinds = _FILL_TYPES, _ACCOUNT_TYPES, _OTHER_KINDS
+        fill_types, account_types, read = _FILL_TYPES, _ACCOUNT_TYPES, FIELDS_READ
         cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
+        trade, symbol_pnl = self._trade, self.symbol_pnl
         start, before = self.start, self._before
         count = skipped = 0
         for event in events:
@@ -307,6 +314,10 @@ class Tally:
             if start is not None and event.timestamp < start:
                 skipped += 1
                 before(kind, event)
+            elif kind not in read:  # most other kinds (positions) tell us nothing
+                continue
+            elif kind == "pnl_update":  # GPT-Trader's most frequent kinds first
+                _latest_pnl(symbol_pnl, event.timestamp, event.fields)
             elif kind == "cycle":
                 cycle(event.timestamp, event.fields)
             elif kind in fill_types:
@@ -314,7 +325,9 @@ class Tally:
                 fill(event.fields)
             elif kind in account_types:
                 account(event.timestamp, event.fields)
-            elif kind in other_kinds:  # most other kinds (positions, orders) tell us nothing
+            elif kind == "trade":
+                trade(event.fields)
+            else:
                 other(kind, event)
         self.events += count - skipped
         self.before += skipped
@@ -456,7 +469,9 @@ class Tally:
         if key is None:
             self._fill(fields)
         elif key not in self.filled_orders:
-            self.pending_trades[key] = fields
+            self.pending_trades[key] = {
+                name: fields[name] for name in _FILL_FIELDS if name in fields
+            }
 
     def _order_filled(self, fields: dict[str, Any]) -> None:
         """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
@@ -764,14 +779,17 @@ def _latest_pnl(
     fields: dict[str, Any],
 ) -> None:
     """Keep a ``pnl_update`` as its symbol's state when it is the latest seen."""
-    symbol = text(fields.get("symbol")) or "unknown"
+    symbol = fields.get("symbol")
+    if symbol.__class__ is not str or not symbol:
+        symbol = text(symbol) or "unknown"
     seen = into.get(symbol)
     if seen is None or moment >= seen[0]:
-        into[symbol] = (
-            moment,
-            as_number(fields.get("realized_pnl")),
-            as_number(fields.get("unrealized_pnl")),
-        )
+        realized, unrealized = fields.get("realized_pnl"), fields.get("unrealized_pnl")
+        if realized.__class__ is not float or realized - realized != 0:  # as_number, inline
+            realized = as_number(realized)
+        if unrealized.__class__ is not float or unrealized - unrealized != 0:
+            unrealized = as_number(unrealized)
+        into[symbol] = (moment, realized, unrealized)
 
 
 def _latest(
