@@ -20,10 +20,11 @@ import gc
 import re
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from ..events import reader
-from ..events.gpt_trader import UNDERSTOOD_TYPES, is_executed
+from ..events.gpt_trader import EXECUTED_STATUSES, UNDERSTOOD_TYPES
 from ..events.reader import Event, ReadStats, parse_lines, read_timestamp
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
     latest: dict[tuple[Any, Any], int] = {}  # (type, symbol) -> the last line setting it
     full: list[int] = []  # lines for the full path
     filled, pending, attempted = feed._filled, feed._pending_trades, feed._attempted
+    fromiso, utc, executed = datetime.fromisoformat, UTC, EXECUTED_STATUSES
     cycles = events = skipped = 0
     previous: object = None
     # The loop makes a dict per line and keeps none in cycles: the cyclic collector's passes
@@ -227,26 +229,38 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                 symbol, side, status = obj.get("symbol"), obj.get("side"), obj.get("status")
                 order_key = obj.get("order_id") or obj.get("client_order_id")
                 client = obj.get("client_order_id")
-                stamp = obj.get("timestamp")
-                at = read_timestamp(stamp if stamp is not None else obj.get("time"))[0]
                 if (
                     symbol.__class__ is not str
                     or not symbol
                     or side.__class__ is not str
                     or not side
                     or status.__class__ is not str
-                    or status.lower() in _REFUSED
+                    or (status := status.lower()) in _REFUSED
                     or order_key.__class__ is not str
-                    or at is None
                 ):
                     full.append(index)
                     continue
+                stamp = obj.pop("timestamp", None)
+                written = obj.pop("time", None)
+                if stamp is None:
+                    stamp = written
+                at = None
+                if stamp.__class__ is str:  # read_timestamp(stamp), inline for a UTC offset
+                    try:
+                        moment = fromiso(stamp)
+                    except ValueError:
+                        moment = None
+                    if moment is not None and moment.tzinfo is utc:
+                        at = moment
+                if at is None:
+                    at = read_timestamp(stamp)[0]
+                    if at is None:
+                        full.append(index)
+                        continue
                 if client.__class__ is not str or client not in attempted:
                     order = (symbol, side)
                     orders[order] = orders.get(order, 0) + 1
-                if is_executed(status) and order_key not in filled and client not in filled:
-                    obj.pop("timestamp", None)
-                    obj.pop("time", None)
+                if status in executed and order_key not in filled and client not in filled:
                     obj.pop("type", None)
                     obj.pop("event_type", None)
                     pending[order_key] = (at.timestamp(), obj)
