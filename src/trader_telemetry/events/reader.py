@@ -34,7 +34,9 @@ __all__ = [
     "bounded_lines",
     "loads_json",
     "parse_lines",
+    "parse_rows",
     "read_events",
+    "read_rows",
     "read_timestamp",
     "to_number",
 ]
@@ -376,6 +378,76 @@ def parse_lines(
     )
 
 
+Row = tuple[datetime, str, dict[str, Any]]
+"""``(timestamp, event_type, fields)``: an :class:`Event`'s contents, without the object."""
+
+
+def read_rows(
+    path: str | os.PathLike[str],
+    *,
+    end: datetime | None = None,
+    stats: ReadStats | None = None,
+    progress: Callable[[int], None] | None = None,
+    numbers_for: Container[str] | None = None,
+) -> Iterator[Row]:
+    """:func:`read_events` as :data:`Row` tuples: the same lines read, counted and normalised,
+    without building an :class:`Event` for each (a third of a microsecond a line: the daily
+    report reads millions).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pathlib.Path(tmp, "events.jsonl")
+        ...     _ = path.write_text('{"type": "trade", "time": 0, "price": "1.5"}\\n')
+        ...     [(kind, fields) for _, kind, fields in read_rows(path)]
+        [('trade', {'price': 1.5})]
+    """
+    name = os.fspath(path)
+    os.stat(name)  # a missing file fails here, not at the first next()
+    return cast(
+        "Iterator[Row]",
+        _parse(
+            None,
+            os.path.basename(name),
+            None,
+            _as_utc(end),
+            ReadStats() if stats is None else stats,
+            path=name,
+            progress=progress,
+            numbers_for=numbers_for,
+            rows=True,
+        ),
+    )
+
+
+def parse_rows(
+    lines: Iterable[bytes],
+    *,
+    label: str,
+    end: datetime | None = None,
+    stats: ReadStats | None = None,
+    numbers_for: Container[str] | None = None,
+) -> Iterator[Row]:
+    """:func:`parse_lines` as :data:`Row` tuples (see :func:`read_rows`).
+
+    Example:
+        >>> [kind for _, kind, _ in parse_rows([b'{"time": 0, "type": "fill"}\\n'], label="x")]
+        ['fill']
+    """
+    return cast(
+        "Iterator[Row]",
+        _parse(
+            lines,
+            label,
+            None,
+            _as_utc(end),
+            ReadStats() if stats is None else stats,
+            numbers_for=numbers_for,
+            rows=True,
+        ),
+    )
+
+
 def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-line path stays lean
     lines: Iterable[bytes] | None,
     label: str,
@@ -388,7 +460,8 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
     progress: Callable[[int], None] | None = None,
     max_line: int = MAX_LINE_BYTES,
     numbers_for: Container[str] | None = None,
-) -> Iterator[Event]:
+    rows: bool = False,
+) -> Iterator[Any]:
     """Parse ``lines``, or the file at ``path`` (opened on the first ``next()``, closed when
     iteration stops, so an iterator that is never started holds no file)."""
     loads = loads_json
@@ -547,6 +620,9 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
             if kind not in understood:
                 unknown[kind] = unknown.get(kind, 0) + 1
             events += 1
+            if rows:
+                yield (moment, kind, obj)
+                continue
             event = new_event(Event)
             set_timestamp(event, moment)
             set_event_type(event, kind)

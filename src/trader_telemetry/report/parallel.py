@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
-from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_lines
+from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_rows
 from .tally import FIELDS_READ, Tally
 
 __all__ = [
@@ -147,7 +147,7 @@ def fold_chunk(
     stats = ReadStats()
     label = os.path.basename(chunk.path)
     lines = _lines(chunk, stats)
-    tally.fold(parse_lines(lines, label=label, end=end, stats=stats, numbers_for=FIELDS_READ))
+    tally.fold_rows(parse_rows(lines, label=label, end=end, stats=stats, numbers_for=FIELDS_READ))
     return tally, stats
 
 
