@@ -69,6 +69,7 @@ _LEGACY_COUNTERS: Final[dict[Any, str]] = {
 _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})  # as the feed's
 _DURATIONS: Final = ("duration_seconds", "latency_ms", "cycle_latency_ms", "duration_ms")
 _LINE_REF: Final = re.compile(r"line (\d+) of")
+_NO_STAMP: Final = object()  # no line's timestamp equals it
 _RECENT_RECONNECTS: Final = 64  # per stream, applied one by one for the reconnect window
 
 
@@ -111,6 +112,7 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
     fromiso, utc, executed = datetime.fromisoformat, UTC, EXECUTED_STATUSES
     cycles = events = skipped = 0
     previous: object = None
+    previous_stamp: object = _NO_STAMP
     # The loop makes a dict per line and keeps none in cycles: the cyclic collector's passes
     # over them are pure cost (a third of the time on a large file). Paused for this block only.
     collecting = gc.isenabled()
@@ -146,11 +148,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                 continue
             if "time" in obj and "timestamp" in obj:  # bot_v2 writes a metric twice but for `time`
                 del obj["time"]
-                if obj == previous:
+                stamp = obj["timestamp"]
+                # Equal lines have equal timestamps: comparing those first skips most dict
+                # comparisons (neighbouring lines of different types or times).
+                if stamp == previous_stamp and obj == previous:
                     stats.duplicates += 1
                     skipped += 1
                     continue
-                previous = obj
+                previous, previous_stamp = obj, stamp
             if op == _LATEST:
                 symbol = obj.get("symbol")
                 if kind == "daily_loss" or (symbol.__class__ is str and symbol):
