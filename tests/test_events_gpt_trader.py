@@ -189,3 +189,80 @@ def test_a_400_digit_number_does_not_drop_the_rest_of_the_chunk(
     assert events[-1].fields["fee"] == 1.5
     assert stats.lines == 3
     assert reader.as_float(int(digits)) is None
+
+
+_PLAIN_LINES = [
+    {"type": "position", "symbol": "BTC-PERP", "mark_price": "92.69", "quantity": "1.5",
+     "time": "2026-11-30T00:00:00.432000+00:00"},
+    {"type": "position", "symbol": "ETH-PERP", "size": "2", "time": "2026-11-30T00:00:01Z"},
+    {"type": "position", "position": {"symbol": "SOL-PERP", "size": "3",
+     "timestamp": "2026-11-30T00:00:02Z"}, "time": "2026-11-30T00:00:03Z"},
+    {"type": "pnl_update", "symbol": "BTC-PERP", "realized_pnl": 0.0, "unrealized_pnl": "nan",
+     "time": "2026-11-30 00:00:04"},
+    {"event_type": "fill", "price": "1e400", "fee": "x", "time": "2026-11-30T00:00:05+02:00"},
+    {"type": "metric", "event_type": "cycle_metrics", "equity": "5", "time": 1795996805},
+    {"type": "position_metrics", "event_type": "position_metrics", "position_size": "1.5",
+     "time": "2026-11-30T00:00:06.1+00:00"},
+    {"type": "trade", "event_type": "order_submitted", "time": "2026-11-30T00:00:07Z"},
+    {"type": "metric", "metrics": {"event_type": "cycle_metrics", "equity": "6"},
+     "time": "2026-11-30T00:00:08Z"},
+    {"type": "error", "message": "circuit_breaker_triggered", "details": {"loss": "5"},
+     "time": "2026-11-30T00:00:09Z"},
+    {"type": "fill", "time": None},
+    {"type": "fill", "time": "not a time"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line", _PLAIN_LINES, ids=range(len(_PLAIN_LINES)))
+def test_plain_lines_read_as_the_general_normaliser_reads_them(line: dict[str, object]) -> None:
+    """GPT-Trader's plain lines (``type``/``time``, no wrapper) take a shortcut past the general
+    normaliser; wrapped in ``{"data": ...}`` the same line goes through it: same result."""
+    plain, wrapped = ReadStats(), ReadStats()
+    got = list(parse_lines([json.dumps(line).encode() + b"\n"], label="t", stats=plain))
+    want = list(parse_lines([json.dumps({"data": line}).encode() + b"\n"], label="t",
+                            stats=wrapped))  # fmt: skip
+    assert [(e.timestamp, e.event_type, e.fields) for e in got] == [
+        (e.timestamp, e.event_type, e.fields) for e in want
+    ]
+    assert plain == wrapped
+
+
+def test_numbers_for_converts_only_the_listed_types_and_counts_the_same() -> None:
+    lines = [
+        b'{"type": "position", "symbol": "BTC-PERP", "quantity": "1.5", "time": 1796083201}\n',
+        b'{"type": "trade", "symbol": "BTC-PERP", "quantity": "0.1", "time": 1796083202}\n',
+        b'{"type": "mystery", "size": "2", "time": "2026-11-30T00:00:03Z"}\n',
+        b'{"type": "trade", "time": "bad"}\n',
+    ]  # fmt: skip
+    every, some = ReadStats(), ReadStats()
+    all_converted = list(parse_lines(lines, label="t", stats=every))
+    listed = list(parse_lines(lines, label="t", stats=some, numbers_for=frozenset({"trade"})))
+    assert [e.fields for e in all_converted] == [
+        {"symbol": "BTC-PERP", "quantity": 1.5}, {"symbol": "BTC-PERP", "quantity": 0.1},
+        {"size": 2.0},
+    ]  # fmt: skip
+    assert [e.fields for e in listed] == [
+        {"symbol": "BTC-PERP", "quantity": "1.5"}, {"symbol": "BTC-PERP", "quantity": 0.1},
+        {"size": "2"},
+    ]  # fmt: skip
+    assert every == some
+    assert some.unknown_types == {"mystery": 1}
+    assert some.bad_timestamp == 1
+
+
+def test_duplicates_compare_numbers_even_for_types_left_unconverted() -> None:
+    """bot_v2's double-written lines are equal as numbers ("1.5" and "1.50"): still one event
+    when the caller does not want that type's numbers converted."""
+    first = {
+        "type": "position_metrics",
+        "position_size": "1.5",
+        "timestamp": "2026-11-30T00:00:00.5+00:00",
+        "time": "2026-11-30T00:00:01Z",
+    }
+    second = {**first, "position_size": "1.50", "time": "2026-11-30T00:00:01.1+00:00"}
+    lines = [json.dumps(x).encode() + b"\n" for x in (first, second)]
+    for numbers_for in (None, frozenset({"trade"})):
+        stats = ReadStats()
+        events = list(parse_lines(lines, label="t", stats=stats, numbers_for=numbers_for))
+        assert len(events) == 1
+        assert stats.duplicates == 1

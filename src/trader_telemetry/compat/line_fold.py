@@ -20,10 +20,11 @@ import gc
 import re
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from ..events import reader
-from ..events.gpt_trader import UNDERSTOOD_TYPES, is_executed
+from ..events.gpt_trader import EXECUTED_STATUSES, UNDERSTOOD_TYPES
 from ..events.reader import Event, ReadStats, parse_lines, read_timestamp
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ _LEGACY_COUNTERS: Final[dict[Any, str]] = {
 _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})  # as the feed's
 _DURATIONS: Final = ("duration_seconds", "latency_ms", "cycle_latency_ms", "duration_ms")
 _LINE_REF: Final = re.compile(r"line (\d+) of")
+_NO_STAMP: Final = object()  # no line's timestamp equals it
 _RECENT_RECONNECTS: Final = 64  # per stream, applied one by one for the reconnect window
 
 
@@ -107,8 +109,10 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
     latest: dict[tuple[Any, Any], int] = {}  # (type, symbol) -> the last line setting it
     full: list[int] = []  # lines for the full path
     filled, pending, attempted = feed._filled, feed._pending_trades, feed._attempted
+    fromiso, utc, executed = datetime.fromisoformat, UTC, EXECUTED_STATUSES
     cycles = events = skipped = 0
     previous: object = None
+    previous_stamp: object = _NO_STAMP
     # The loop makes a dict per line and keeps none in cycles: the cyclic collector's passes
     # over them are pure cost (a third of the time on a large file). Paused for this block only.
     collecting = gc.isenabled()
@@ -144,11 +148,14 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                 continue
             if "time" in obj and "timestamp" in obj:  # bot_v2 writes a metric twice but for `time`
                 del obj["time"]
-                if obj == previous:
+                stamp = obj["timestamp"]
+                # Equal lines have equal timestamps: comparing those first skips most dict
+                # comparisons (neighbouring lines of different types or times).
+                if stamp == previous_stamp and obj == previous:
                     stats.duplicates += 1
                     skipped += 1
                     continue
-                previous = obj
+                previous, previous_stamp = obj, stamp
             if op == _LATEST:
                 symbol = obj.get("symbol")
                 if kind == "daily_loss" or (symbol.__class__ is str and symbol):
@@ -227,26 +234,38 @@ def fold_lines(  # noqa: PLR0912, PLR0915 - one loop, kept flat so the per-line 
                 symbol, side, status = obj.get("symbol"), obj.get("side"), obj.get("status")
                 order_key = obj.get("order_id") or obj.get("client_order_id")
                 client = obj.get("client_order_id")
-                stamp = obj.get("timestamp")
-                at = read_timestamp(stamp if stamp is not None else obj.get("time"))[0]
                 if (
                     symbol.__class__ is not str
                     or not symbol
                     or side.__class__ is not str
                     or not side
                     or status.__class__ is not str
-                    or status.lower() in _REFUSED
+                    or (status := status.lower()) in _REFUSED
                     or order_key.__class__ is not str
-                    or at is None
                 ):
                     full.append(index)
                     continue
+                stamp = obj.pop("timestamp", None)
+                written = obj.pop("time", None)
+                if stamp is None:
+                    stamp = written
+                at = None
+                if stamp.__class__ is str:  # read_timestamp(stamp), inline for a UTC offset
+                    try:
+                        moment = fromiso(stamp)
+                    except ValueError:
+                        moment = None
+                    if moment is not None and moment.tzinfo is utc:
+                        at = moment
+                if at is None:
+                    at = read_timestamp(stamp)[0]
+                    if at is None:
+                        full.append(index)
+                        continue
                 if client.__class__ is not str or client not in attempted:
                     order = (symbol, side)
                     orders[order] = orders.get(order, 0) + 1
-                if is_executed(status) and order_key not in filled and client not in filled:
-                    obj.pop("timestamp", None)
-                    obj.pop("time", None)
+                if status in executed and order_key not in filled and client not in filled:
                     obj.pop("type", None)
                     obj.pop("event_type", None)
                     pending[order_key] = (at.timestamp(), obj)

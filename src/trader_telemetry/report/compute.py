@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..config import Thresholds
-from ..events.reader import ReadStats, read_events
+from ..events.reader import ReadStats, read_rows
 from ..events.snapshot_reader import load_metrics_snapshot
 from ..events.sqlite_source import is_sqlite, read_db_events
 from .parallel import (
@@ -33,7 +33,7 @@ from .parallel import (
     plan_chunks,
 )
 from .pnl import mark_to_market, rounded
-from .tally import Tally
+from .tally import FIELDS_READ, Tally
 
 __all__ = [
     "DRAWDOWN_DEFINITION",
@@ -76,14 +76,18 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
     for path in events_files:
         try:
             # From the file's start: earlier events set the state carried into the window.
-            events = (
-                read_db_events(path, end=window[1], stats=stats)
+            rows = (
+                (
+                    (event.timestamp, event.event_type, event.fields)
+                    for event in read_db_events(path, end=window[1], stats=stats)
+                )
                 if is_sqlite(path)
-                else read_events(
+                else read_rows(
                     path,
                     end=window[1],
                     stats=stats,
                     progress=None if progress is None else _offset(progress, done),
+                    numbers_for=FIELDS_READ,
                 )
             )
             done += path.stat().st_size
@@ -95,7 +99,7 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
             stats.warnings.append(f"could not read {path}: {exc.strerror or exc}")
             continue
         read.append(str(path))
-        tally.fold(events)
+        tally.fold_rows(rows)
 
 
 def _offset(progress: Callable[[int], None], base: int) -> Callable[[int], None]:

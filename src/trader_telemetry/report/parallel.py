@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
-from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_lines
-from .tally import Tally
+from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_rows
+from .tally import FIELDS_READ, Tally
 
 __all__ = [
     "CHUNKS_PER_WORKER",
@@ -146,7 +146,8 @@ def fold_chunk(
     tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    tally.fold(parse_lines(_lines(chunk, stats), label=label, end=end, stats=stats))
+    lines = _lines(chunk, stats)
+    tally.fold_rows(parse_rows(lines, label=label, end=end, stats=stats, numbers_for=FIELDS_READ))
     return tally, stats
 
 

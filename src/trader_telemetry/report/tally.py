@@ -19,7 +19,7 @@ from ..config import Thresholds
 from ..events.gpt_trader import is_executed
 from ..events.reader import Event
 
-__all__ = ["SLOWEST_CYCLES", "Tally", "as_number", "text"]
+__all__ = ["FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
@@ -43,6 +43,12 @@ _OTHER_KINDS: Final = frozenset(
      "trade_gate_blocked", "error"}
     | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES | _ORDER_TYPES | _REJECTION_TYPES
 )  # fmt: skip
+#: The event types whose fields the tally reads (before the window included); of the others it
+#: counts the events only, so the reader may leave their string numbers unconverted.
+FIELDS_READ: Final = frozenset({"cycle"}) | _FILL_TYPES | _ACCOUNT_TYPES | _OTHER_KINDS
+#: The fields of an executed ``trade`` that :meth:`Tally._fill` reads when no ``fill`` replaces
+#: it (kept alone: a day holds up to one such trade per order).
+_FILL_FIELDS: Final = ("realized_pnl", "pnl", "fee", "symbol")
 
 
 def as_number(value: object) -> float | None:
@@ -296,32 +302,44 @@ class Tally:
         self.breaker = _Steps((1.0,))
 
     def fold(self, events: Iterable[Event]) -> None:
-        """Fold a stream of events into the tally (the report's inner loop: kept flat)."""
-        fill_types, account_types, other_kinds = _FILL_TYPES, _ACCOUNT_TYPES, _OTHER_KINDS
+        """Fold a stream of events into the tally."""
+        self.fold_rows((event.timestamp, event.event_type, event.fields) for event in events)
+
+    def fold_rows(self, rows: Iterable[tuple[datetime, str, dict[str, Any]]]) -> None:
+        """Fold ``(timestamp, type, fields)`` rows, as :func:`~..events.reader.parse_rows`
+        yields them (the report's inner loop: kept flat, no :class:`Event` built per line)."""
+        fill_types, account_types, read = _FILL_TYPES, _ACCOUNT_TYPES, FIELDS_READ
         cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
+        trade, symbol_pnl = self._trade, self.symbol_pnl
         start, before = self.start, self._before
         count = skipped = 0
-        for event in events:
+        for moment, kind, fields in rows:
             count += 1
-            kind = event.event_type
-            if start is not None and event.timestamp < start:
+            if start is not None and moment < start:
                 skipped += 1
-                before(kind, event)
+                before(kind, moment, fields)
+            elif kind not in read:  # most other kinds (positions) tell us nothing
+                continue
+            elif kind == "pnl_update":  # GPT-Trader's most frequent kinds first
+                _latest_pnl(symbol_pnl, moment, fields)
             elif kind == "cycle":
-                cycle(event.timestamp, event.fields)
+                cycle(moment, fields)
             elif kind in fill_types:
-                self._order_filled(event.fields)
-                fill(event.fields)
+                self._order_filled(fields)
+                fill(fields)
             elif kind in account_types:
-                account(event.timestamp, event.fields)
-            elif kind in other_kinds:  # most other kinds (positions, orders) tell us nothing
-                other(kind, event)
+                account(moment, fields)
+            elif kind == "trade":
+                trade(fields)
+            else:
+                other(kind, moment, fields)
         self.events += count - skipped
         self.before += skipped
 
-    def _before(self, kind: str, event: Event) -> None:  # noqa: PLR0912 - one dispatch
+    def _before(  # noqa: PLR0912 - one dispatch
+        self, kind: str, moment: datetime, fields: dict[str, Any]
+    ) -> None:
         """An event before the window: keep only the state it leaves in force."""
-        moment, fields = event.timestamp, event.fields
         if kind in ("cycle", "cycle_metrics"):
             if self.prior_cycle is None or moment > self.prior_cycle:
                 self.prior_cycle = moment
@@ -372,17 +390,18 @@ class Tally:
         else:
             self.stale_spans.setdefault(key, None)
 
-    def _other(self, kind: str, event: Event) -> None:  # noqa: PLR0912, PLR0915 - one dispatch
-        fields = event.fields
+    def _other(  # noqa: PLR0912, PLR0915 - one dispatch
+        self, kind: str, moment: datetime, fields: dict[str, Any]
+    ) -> None:
         if kind == "cycle_metrics":  # GPT-Trader's cycle row: the loop ran; equity as of then
-            self._cycle(event.timestamp, fields)
-            self._account(event.timestamp, {"equity": fields.get("equity")})
+            self._cycle(moment, fields)
+            self._account(moment, {"equity": fields.get("equity")})
         elif kind in _ORDER_TYPES:
             self._order(fields)
         elif kind == "trade":
             self._trade(fields)
         elif kind == "pnl_update":
-            self._pnl_update(event.timestamp, fields)
+            self._pnl_update(moment, fields)
         elif kind == "unfilled_order_alert":
             self.unfilled_orders += 1
         elif kind == "api_error":
@@ -398,11 +417,11 @@ class Tally:
         elif kind in _BREAKER_TYPES:
             state = _breaker_state(kind, fields)
             if state == 1.0:
-                self._trip(event.timestamp, fields)  # a second record of one trip is not a trip
+                self._trip(moment, fields)  # a second record of one trip is not a trip
             elif state == 0.0:
                 self.breaker_tripped_at = None
             if state is not None:
-                self.breaker.observe(event.timestamp, state)
+                self.breaker.observe(moment, state)
         elif kind == "daily_loss":
             loss = as_number(fields.get("loss"))
             limit = as_number(fields.get("limit"))
@@ -410,18 +429,18 @@ class Tally:
                 self.daily_loss = (loss, limit)
             ratio = _loss_ratio(fields)
             if ratio is not None:
-                self.loss_ratio.observe(event.timestamp, ratio)
+                self.loss_ratio.observe(moment, ratio)
         elif kind == "stale_mark_cleared":
             self._stale_span(kind, fields)
         elif kind in _STALE_TYPES:
             self.stale_marks += 1
             symbol = str(fields.get("symbol") or "unknown")
             self.stale_by_symbol[symbol] += 1
-            self._incident("stale mark", symbol, event.timestamp)
+            self._incident("stale mark", symbol, moment)
             self._stale_span(kind, fields)
         elif kind in _RECONNECT_TYPES:
             self.ws_reconnects += 1
-            self._incident("ws reconnect", str(fields.get("stream") or "default"), event.timestamp)
+            self._incident("ws reconnect", str(fields.get("stream") or "default"), moment)
         elif kind in _REJECTION_TYPES:
             self.rejections += 1
         elif kind == "health":
@@ -430,7 +449,7 @@ class Tally:
                 steps = self.health.get(check)
                 if steps is None:
                     steps = self.health[check] = _Steps((1.0, 2.0))
-                steps.observe(event.timestamp, _STATUS_RANK[status])
+                steps.observe(moment, _STATUS_RANK[status])
 
     def _trip(self, moment: datetime, fields: dict[str, Any]) -> None:
         last = self.breaker_tripped_at
@@ -456,7 +475,9 @@ class Tally:
         if key is None:
             self._fill(fields)
         elif key not in self.filled_orders:
-            self.pending_trades[key] = fields
+            self.pending_trades[key] = {
+                name: fields[name] for name in _FILL_FIELDS if name in fields
+            }
 
     def _order_filled(self, fields: dict[str, Any]) -> None:
         """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
@@ -764,14 +785,17 @@ def _latest_pnl(
     fields: dict[str, Any],
 ) -> None:
     """Keep a ``pnl_update`` as its symbol's state when it is the latest seen."""
-    symbol = text(fields.get("symbol")) or "unknown"
+    symbol = fields.get("symbol")
+    if symbol.__class__ is not str or not symbol:
+        symbol = text(symbol) or "unknown"
     seen = into.get(symbol)
     if seen is None or moment >= seen[0]:
-        into[symbol] = (
-            moment,
-            as_number(fields.get("realized_pnl")),
-            as_number(fields.get("unrealized_pnl")),
-        )
+        realized, unrealized = fields.get("realized_pnl"), fields.get("unrealized_pnl")
+        if realized.__class__ is not float or realized - realized != 0:  # as_number, inline
+            realized = as_number(realized)
+        if unrealized.__class__ is not float or unrealized - unrealized != 0:
+            unrealized = as_number(unrealized)
+        into[symbol] = (moment, realized, unrealized)
 
 
 def _latest(
