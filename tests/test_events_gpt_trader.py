@@ -7,10 +7,12 @@ import json
 import sqlite3
 import tracemalloc
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+import trader_telemetry as tt
 from tests.gpt_trader_day import copy_day, expected_figures
 from trader_telemetry.events import reader
 from trader_telemetry.events.reader import ReadStats, parse_lines, read_events
@@ -266,3 +268,35 @@ def test_duplicates_compare_numbers_even_for_types_left_unconverted() -> None:
         events = list(parse_lines(lines, label="t", stats=stats, numbers_for=numbers_for))
         assert len(events) == 1
         assert stats.duplicates == 1
+
+
+def test_an_error_line_whose_message_is_not_text_is_read_not_raised(tmp_path: Path) -> None:
+    """bot_v2's ``error`` lines carry whatever the caller passed as the message: an object or a
+    list must not make the reader raise (it checked the message against the breaker's names
+    with ``in`` on a set, a TypeError for a dict)."""
+    from trader_telemetry.compat import FileExporter
+    from trader_telemetry.report import compute_daily_report
+
+    lines = [
+        {"type": "error", "message": {"code": 429}, "time": "2026-11-30T01:00:00+00:00"},
+        {"type": "error", "message": ["a", "b"], "time": "2026-11-30T01:00:01+00:00"},
+        {"type": "error", "bot_id": "risk_manager", "message": "circuit_breaker_triggered",
+         "reason": "daily_loss", "time": "2026-11-30T01:00:02+00:00"},
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    kinds = [event.event_type for event in read_events(path)]
+    assert kinds == ["error", "error", "circuit_breaker_triggered"]
+    report = compute_daily_report(
+        events_files=[path], metrics_file=None, day=date(2026, 11, 30), workers=1
+    )
+    assert sum(report["operations"]["error_events"].values()) == 2
+    assert len(report["risk"]["circuit_breaker_trips"]) == 1
+    # Within the breaker's hold (an unconfirmed trip reads 0 again after an hour).
+    clock = tt.ManualClock(wall=datetime(2026, 11, 30, 1, 0, 10, tzinfo=UTC).timestamp())
+    exporter = FileExporter(None, path, namespace="t", serve=False, clock=clock)
+    try:
+        exporter.refresh()
+        assert exporter.telemetry.snapshot()["risk"]["circuit_breaker_triggered"] is True
+    finally:
+        exporter.close()

@@ -88,7 +88,7 @@ def unnest(kind: str, fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if message is None and isinstance(fields.get("error"), str):
             message = fields.pop("error")
             fields["message"] = message
-        if message in BREAKER_MESSAGES:
+        if message.__class__ is str and message in BREAKER_MESSAGES:  # any JSON may be there
             del fields["message"]
             details = fields.pop("details", None)
             if details.__class__ is dict:
