@@ -19,11 +19,11 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import value
-from trader_telemetry.cycle import Cycle, CycleTimer
+from trader_telemetry.cycle import CycleTimer
 
 from .accounting import account
 from .conftest import RecordRow
-from .harness import Ledger, LedgerTelemetry, LoopStats, ledger_of, make_bot, run_loop
+from .harness import Ledger, LedgerTelemetry, LoopStats, SpyTimer, ledger_of, make_bot, run_loop
 from .summary import Verdict, exceptions_verdict, loop_verdict
 
 MAX_CYCLE_COST = 0.25
@@ -121,17 +121,13 @@ def test_keyboard_interrupt_caught_inside_recording_calls(fault_row: RecordRow) 
     assert result["interrupts"] > 100, result
 
 
-class HandOffTimer:
+class HandOffTimer(SpyTimer):
     """A cycle begun on the loop's thread and ended on a worker thread (a bot that hands the
     end of its cycle to a callback thread): the library's ``__exit__`` runs on the worker."""
 
     def __init__(self, real: CycleTimer, ledger: Ledger, pool: ThreadPoolExecutor) -> None:
-        self._real = real
-        self._ledger = ledger
+        super().__init__(real, ledger)
         self._pool = pool
-
-    def __enter__(self) -> Cycle:
-        return self._real.__enter__()
 
     def __exit__(
         self,
