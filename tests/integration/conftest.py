@@ -85,8 +85,11 @@ class Prometheus:
             time.sleep(SCRAPE_INTERVAL / 2)
         pytest.fail(f"{expr}: still {last!r} after {timeout} s")
 
-    def exemplars(self, query: str, since: float, count: int = 1) -> list[dict[str, Any]]:
-        """Poll ``/api/v1/query_exemplars`` until ``count`` exemplars of ``query`` are stored."""
+    def exemplars(
+        self, query: str, since: float, count: int = 1, trace_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Poll ``/api/v1/query_exemplars`` until ``count`` exemplars of ``query`` are stored
+        (only those of ``trace_id`` counted, when given)."""
         deadline = time.monotonic() + 10
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
@@ -96,7 +99,12 @@ class Prometheus:
                 start=str(since),
                 end=str(time.time() + 60),
             )
-            found = [e for series in data for e in series["exemplars"]]
+            found = [
+                e
+                for series in data
+                for e in series["exemplars"]
+                if trace_id is None or e["labels"].get("trace_id") == trace_id
+            ]
             if len(found) >= count:
                 return found
             time.sleep(SCRAPE_INTERVAL / 2)

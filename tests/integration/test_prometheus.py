@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -136,18 +135,7 @@ def test_exemplars_reach_prometheus(prom: Prometheus, bot: tt.Telemetry) -> None
     trace_id = f"{span.get_span_context().trace_id:032x}"
     started = time.time() - 60
     prometheus.install(bot)
-    deadline = time.monotonic() + 10
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not found:
-        data = prometheus.api(
-            "/api/v1/query_exemplars",
-            query=f"{NS}_cycle_duration_seconds_bucket",
-            start=str(started),
-            end=str(time.time() + 60),
-        )
-        found = [e for series in data for e in series["exemplars"]]
-        time.sleep(0.25)
-    assert found, "no exemplar reached Prometheus"
+    found = prometheus.exemplars(f"{NS}_cycle_duration_seconds_bucket", started)
     assert found[0]["labels"]["trace_id"] == trace_id
     assert float(found[0]["value"]) == 4.5
 
@@ -168,20 +156,7 @@ def test_exemplar_survives_other_scrapes_before_prometheus(
     assert trace_id in other  # another OpenMetrics scraper sees it too
     started = time.time() - 60
     prometheus.install(bot)
-    deadline = time.monotonic() + 10
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not found:
-        data = prometheus.api(
-            "/api/v1/query_exemplars",
-            query=f"{NS}_cycle_duration_seconds_bucket",
-            start=str(started),
-            end=str(time.time() + 60),
-        )
-        found = [
-            e for series in data for e in series["exemplars"] if e["labels"]["trace_id"] == trace_id
-        ]
-        time.sleep(0.25)
-    assert found, "the exemplar never reached Prometheus"
+    found = prometheus.exemplars(f"{NS}_cycle_duration_seconds_bucket", started, trace_id=trace_id)
     assert float(found[0]["value"]) == 5.5
 
 
