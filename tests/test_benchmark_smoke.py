@@ -11,17 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_hot_path_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
+def _run_quick(script: str, out: Path, timeout: float) -> str:
+    """Run ``benchmarks/SCRIPT --quick --json OUT``; its stdout, once it exited 0."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "hot_path.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "| cycle_timer enter+exit |" in result.stdout
+    return result.stdout
+
+
+def test_hot_path_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    stdout = _run_quick("hot_path.py", out, timeout=120)
+    assert "| cycle_timer enter+exit |" in stdout
     rows = {row["operation"]: row for row in json.loads(out.read_text())["rows"]}
     assert (
         rows["cycle_timer enter+exit"]["baseline"]
@@ -36,37 +42,17 @@ def test_hot_path_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
 
 def test_scrape_benchmark_runs_all_three_implementations(tmp_path: Path) -> None:
     out = tmp_path / "scrape.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "scrape.py"), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "summary:" in result.stdout
+    stdout = _run_quick("scrape.py", out, timeout=120)
+    assert "summary:" in stdout
     for name in ("prometheus_client", "native", "upstream OTel"):
-        assert f"| {name} |" in result.stdout
+        assert f"| {name} |" in stdout
     assert out.exists()
 
 
 def test_file_exporter_benchmark_runs_and_reads_only_new_bytes(tmp_path: Path) -> None:
     out = tmp_path / "file_exporter.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "file_exporter.py"),
-            "--quick",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "summary:" in result.stdout
+    stdout = _run_quick("file_exporter.py", out, timeout=120)
+    assert "summary:" in stdout
     figures = json.loads(out.read_text())
     assert figures["bytes_read_per_scrape"] == figures["bytes_appended_per_scrape"]
     assert len(figures["scrape_seconds"]) == 10
@@ -74,15 +60,8 @@ def test_file_exporter_benchmark_runs_and_reads_only_new_bytes(tmp_path: Path) -
 
 def test_report_benchmark_runs_both_shapes(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "report.py"), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "summary:" in result.stdout
+    stdout = _run_quick("report.py", out, timeout=300)
+    assert "summary:" in stdout
     figures = json.loads(out.read_text())
     for shape in ("ours", "gpt-trader"):
         assert figures[shape]["events_per_second"] > 0
@@ -94,15 +73,8 @@ def test_report_benchmark_runs_both_shapes(tmp_path: Path) -> None:
 
 def test_import_time_benchmark_runs_and_compares_with_the_dependencies(tmp_path: Path) -> None:
     out = tmp_path / "import_time.json"
-    result = subprocess.run(
-        [sys.executable, ROOT / "benchmarks" / "import_time.py", "--quick", "--json", out],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "| import trader_telemetry |" in result.stdout
+    stdout = _run_quick("import_time.py", out, timeout=300)
+    assert "| import trader_telemetry |" in stdout
     figures = json.loads(out.read_text())
     rows = {row["row"]: row for row in figures["rows"]}
     assert "import opentelemetry.sdk.metrics, prometheus_client" in rows
