@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import Final
 
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
@@ -35,26 +35,49 @@ Sample = tuple[tuple[str, ...], float]
 Producer = Callable[[], list[Sample]]
 
 
-@dataclass(frozen=True, slots=True)
+# The two records below are plain slotted classes, not dataclasses: a dataclass's generated
+# methods cost more to create at import than the whole class (docs/performance.md).
+
+
 class Instruments:
     """The synchronous instruments the hot path records into, and the scrape-time values."""
 
-    cycle_duration: Histogram
-    phase_duration: Histogram
-    order_latency: Histogram
-    scrape_time: ScrapeTimeMetrics
+    __slots__ = ("cycle_duration", "order_latency", "phase_duration", "scrape_time")
+
+    def __init__(
+        self,
+        cycle_duration: Histogram,
+        phase_duration: Histogram,
+        order_latency: Histogram,
+        scrape_time: ScrapeTimeMetrics,
+    ) -> None:
+        self.cycle_duration: Final = cycle_duration
+        self.phase_duration: Final = phase_duration
+        self.order_latency: Final = order_latency
+        self.scrape_time: Final = scrape_time
 
 
-@dataclass(frozen=True, slots=True)
 class DirectFamily:
     """One scrape-time metric's series, ready for a renderer."""
 
-    name: str
-    kind: MetricKind
-    help: str
-    unit: str
-    labels: tuple[str, ...]
-    samples: list[Sample]
+    __slots__ = ("help", "kind", "labels", "name", "samples", "unit")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        kind: MetricKind,
+        help: str,
+        unit: str,
+        labels: tuple[str, ...],
+        samples: list[Sample],
+    ) -> None:
+        self.name: Final = name
+        self.kind: Final = kind
+        self.help: Final = help
+        self.unit: Final = unit
+        self.labels: Final = labels
+        self.samples: Final = samples
 
 
 def _one(value: float | None) -> list[Sample]:
@@ -160,7 +183,12 @@ class ScrapeTimeMetrics:
         # their first sample; their samples come through OTel.
         self._declared = [
             DirectFamily(
-                spec.full_name(namespace), spec.kind, spec.help, spec.unit, spec.labels, []
+                name=spec.full_name(namespace),
+                kind=spec.kind,
+                help=spec.help,
+                unit=spec.unit,
+                labels=spec.labels,
+                samples=[],
             )
             for spec in CATALOGUE
             if spec.component in components and not spec.observable
@@ -193,12 +221,12 @@ class ScrapeTimeMetrics:
                 continue
             out.append(
                 DirectFamily(
-                    spec.full_name(self._namespace),
-                    spec.kind,
-                    spec.help,
-                    spec.unit,
-                    spec.labels,
-                    samples,
+                    name=spec.full_name(self._namespace),
+                    kind=spec.kind,
+                    help=spec.help,
+                    unit=spec.unit,
+                    labels=spec.labels,
+                    samples=samples,
                 )
             )
         return out

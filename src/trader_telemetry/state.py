@@ -12,8 +12,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from .cycle_count import Tally
 
@@ -33,18 +32,42 @@ class RunningCycle(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+# The two classes below are plain slotted classes, not dataclasses: creating a dataclass's
+# generated methods at import costs more than the rest of this module (docs/performance.md).
+
+
 class AccountSnapshot:
     """The latest accepted account values; replaced whole on each update (readers never see a
-    half-written snapshot)."""
+    half-written snapshot), never changed in place."""
 
-    equity: float | None = None
-    realized_pnl: float | None = None
-    unrealized_pnl: float | None = None
-    funding_pnl: float | None = None
-    total_pnl: float | None = None
-    recorded_monotonic: float | None = None
-    recorded_wall: float | None = None
+    __slots__ = (
+        "equity",
+        "funding_pnl",
+        "realized_pnl",
+        "recorded_monotonic",
+        "recorded_wall",
+        "total_pnl",
+        "unrealized_pnl",
+    )
+
+    def __init__(
+        self,
+        *,
+        equity: float | None = None,
+        realized_pnl: float | None = None,
+        unrealized_pnl: float | None = None,
+        funding_pnl: float | None = None,
+        total_pnl: float | None = None,
+        recorded_monotonic: float | None = None,
+        recorded_wall: float | None = None,
+    ) -> None:
+        self.equity: Final = equity
+        self.realized_pnl: Final = realized_pnl
+        self.unrealized_pnl: Final = unrealized_pnl
+        self.funding_pnl: Final = funding_pnl
+        self.total_pnl: Final = total_pnl
+        self.recorded_monotonic: Final = recorded_monotonic
+        self.recorded_wall: Final = recorded_wall
 
     @property
     def total(self) -> float | None:
@@ -71,7 +94,6 @@ class AccountSnapshot:
         return bool(parts) and not math.isfinite(sum(parts))
 
 
-@dataclass(slots=True)
 class RecordedState:
     """Everything recorded so far. Compound updates take ``lock``; single stores and counts
     do not.
@@ -83,40 +105,71 @@ class RecordedState:
     the ``try`` that releases it, where a KeyboardInterrupt would leave it held for good).
     """
 
-    started_monotonic: float
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    #: Cycle numbers, 1, 2, ...: ``next()`` on it is atomic.
-    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    account: AccountSnapshot = field(default_factory=AccountSnapshot)
-    exposure: dict[str, float] = field(default_factory=dict)
-    #: symbol -> monotonic time of its last mark: the whole tick path is one store here.
-    marks: dict[str, float] = field(default_factory=dict)
-    mark_prices: dict[str, float] = field(default_factory=dict)
-    #: Cycles completed without an exception: counted once per cycle, so without a lock.
-    ok_cycles: Tally = field(default_factory=Tally)
-    error_cycles: int = 0
-    cycle_errors: dict[str, int] = field(default_factory=dict)
-    last_cycle_seconds: float | None = None
-    last_cycle_end: float | None = None
-    #: cycle number -> the cycle (its ``start`` is monotonic), for every cycle still running.
-    running: dict[int, RunningCycle] = field(default_factory=dict)
-    daily_loss: float | None = None
-    daily_loss_limit: float | None = None
-    breaker_triggered: bool = False
-    breaker_reason: str | None = None
-    breaker_trips: dict[str, int] = field(default_factory=dict)
-    ws_reconnects: dict[str, int] = field(default_factory=dict)
-    #: Monotonic times of the latest reconnects (what the websocket health check counts).
-    ws_reconnect_times: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
-    stale_marks: dict[str, int] = field(default_factory=dict)
-    orders: dict[CounterKey, int] = field(default_factory=dict)
-    fills: dict[CounterKey, int] = field(default_factory=dict)
-    rejections: dict[CounterKey, int] = field(default_factory=dict)
-    #: Tracing: kept cycle traces by reason, spans dropped by the tail sampler's caps.
-    kept_traces: dict[str, int] = field(default_factory=dict)
-    #: Events lost before reaching events.jsonl, by reason.
-    dropped_events: dict[str, int] = field(default_factory=dict)
-    dropped_spans: dict[str, int] = field(default_factory=dict)
+    __slots__ = (
+        "account",
+        "breaker_reason",
+        "breaker_triggered",
+        "breaker_trips",
+        "cycle_errors",
+        "daily_loss",
+        "daily_loss_limit",
+        "dropped_events",
+        "dropped_spans",
+        "error_cycles",
+        "exposure",
+        "fills",
+        "kept_traces",
+        "last_cycle_end",
+        "last_cycle_seconds",
+        "lock",
+        "mark_prices",
+        "marks",
+        "numbers",
+        "ok_cycles",
+        "orders",
+        "rejections",
+        "running",
+        "stale_marks",
+        "started_monotonic",
+        "ws_reconnect_times",
+        "ws_reconnects",
+    )
+
+    def __init__(self, started_monotonic: float) -> None:
+        self.started_monotonic = started_monotonic
+        self.lock = threading.RLock()
+        #: Cycle numbers, 1, 2, ...: ``next()`` on it is atomic.
+        self.numbers: Final[Iterator[int]] = itertools.count(1)
+        self.account = AccountSnapshot()
+        self.exposure: dict[str, float] = {}
+        #: symbol -> monotonic time of its last mark: the whole tick path is one store here.
+        self.marks: dict[str, float] = {}
+        self.mark_prices: dict[str, float] = {}
+        #: Cycles completed without an exception: counted once per cycle, so without a lock.
+        self.ok_cycles: Final = Tally()
+        self.error_cycles = 0
+        self.cycle_errors: dict[str, int] = {}
+        self.last_cycle_seconds: float | None = None
+        self.last_cycle_end: float | None = None
+        #: cycle number -> the cycle (its ``start`` is monotonic), for every cycle still running.
+        self.running: dict[int, RunningCycle] = {}
+        self.daily_loss: float | None = None
+        self.daily_loss_limit: float | None = None
+        self.breaker_triggered = False
+        self.breaker_reason: str | None = None
+        self.breaker_trips: dict[str, int] = {}
+        self.ws_reconnects: dict[str, int] = {}
+        #: Monotonic times of the latest reconnects (what the websocket health check counts).
+        self.ws_reconnect_times: deque[float] = deque(maxlen=1024)
+        self.stale_marks: dict[str, int] = {}
+        self.orders: dict[CounterKey, int] = {}
+        self.fills: dict[CounterKey, int] = {}
+        self.rejections: dict[CounterKey, int] = {}
+        #: Tracing: kept cycle traces by reason, spans dropped by the tail sampler's caps.
+        self.kept_traces: dict[str, int] = {}
+        #: Events lost before reaching events.jsonl, by reason.
+        self.dropped_events: dict[str, int] = {}
+        self.dropped_spans: dict[str, int] = {}
 
     def bump(self, counter: dict[K, int], key: K) -> None:
         """Add one to ``counter[key]`` (thread-safe, lock-free: see :meth:`add`)."""

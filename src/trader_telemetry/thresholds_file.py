@@ -4,16 +4,15 @@ The one reader of that file, behind :func:`trader_telemetry.config.load_threshol
 bot's ``TelemetryConfig.from_env`` (``TRADER_TELEMETRY_THRESHOLDS``), ``ops render
 --thresholds`` and ``report daily --thresholds`` all call, so the alert rules, the dashboard,
 the health checks and the report read the same numbers. Standard library only: the config layer
-imports it.
+imports it, so ``tomllib`` (and no ``pathlib``) is imported only when a file is read, keeping it
+off ``import trader_telemetry``'s path (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError
@@ -45,9 +44,12 @@ def read_thresholds_file(path: str | os.PathLike[str], known: Collection[str]) -
         >>> read_thresholds_file(path, {"expected_cycle_interval_seconds"})
         {'expected_cycle_interval_seconds': 1.0}
     """
-    source = Path(path)
+    import tomllib  # noqa: PLC0415 - only when a file is read: off the import path
+
+    source = os.fspath(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
     except OSError as exc:
         raise ConfigurationError(
             f"cannot read thresholds file {source}: {exc.strerror or exc}"
@@ -55,7 +57,8 @@ def read_thresholds_file(path: str | os.PathLike[str], known: Collection[str]) -
     except UnicodeDecodeError:
         raise ConfigurationError(f"thresholds file {source} is not UTF-8 text") from None
     try:
-        data: Any = json.loads(text) if source.suffix == ".json" else tomllib.loads(text)
+        is_json = os.path.splitext(source)[1] == ".json"
+        data: Any = json.loads(text) if is_json else tomllib.loads(text)
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
         raise ConfigurationError(f"thresholds file {source} is not valid: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import sys
 from enum import Enum
-from numbers import Real
 from typing import SupportsFloat, TypeGuard
 
 from .selfmonitor import SelfMonitor
@@ -30,7 +29,7 @@ class ValueChecker:
         kind = type(value)
         if kind is float or kind is int:  # the common case, without the ABC check (~300 ns)
             number = float(value)  # type: ignore[arg-type]
-        elif isinstance(value, bool) or not (isinstance(value, Real) or _is_decimal(value)):
+        elif isinstance(value, bool) or not (_is_real(value) or _is_decimal(value)):
             self._monitor.reject(
                 "not_a_number", "%s must be a number, got %r; ignored", what, value
             )
@@ -73,3 +72,11 @@ def _is_decimal(value: object) -> TypeGuard[SupportsFloat]:
     for bots that never use it: if the module is not loaded, no Decimal exists."""
     decimal = sys.modules.get("decimal")
     return decimal is not None and isinstance(value, decimal.Decimal)
+
+
+def _is_real(value: object) -> TypeGuard[SupportsFloat]:
+    """A :class:`numbers.Real` (int, float, Fraction, numpy's floats). :mod:`numbers` is imported
+    here, on the rare path that reaches it, not with the package (docs/performance.md)."""
+    from numbers import Real  # noqa: PLC0415 - off the import path
+
+    return isinstance(value, Real)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = ["OPENMETRICS_CONTENT_TYPE", "TEXT_CONTENT_TYPE", "Exposition", "wants_openmetrics"]
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
-@dataclass(frozen=True, slots=True)
 class Exposition:
-    """One rendered scrape."""
+    """One rendered scrape.
 
-    body: bytes
-    content_type: str
+    A plain slotted class, not a dataclass: built on every scrape and created at import, where a
+    dataclass's generated methods cost more than the class (docs/performance.md).
+    """
+
+    __slots__ = ("body", "content_type")
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        self.body = body
+        self.content_type = content_type
 
 
 def wants_openmetrics(accept: str | None) -> bool:

@@ -12,7 +12,6 @@ import bisect
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
@@ -102,15 +101,19 @@ def _label_value(value: Any) -> str:
     return str(value)
 
 
-@dataclass(slots=True)
 class _Family:
-    kind: str  # counter | gauge | histogram
-    name: str  # exposition name (counters with _total)
-    help: str
-    unit: str
-    lines: list[str] = field(default_factory=list)
-    #: A catalogue family: HELP and TYPE go out even before its first sample.
-    declared: bool = False
+    __slots__ = ("declared", "help", "kind", "lines", "name", "unit")
+
+    def __init__(
+        self, kind: str, name: str, help: str, unit: str, *, declared: bool = False
+    ) -> None:
+        self.kind = kind  # counter | gauge | histogram
+        self.name = name  # exposition name (counters with _total)
+        self.help = help
+        self.unit = unit
+        self.lines: list[str] = []
+        #: A catalogue family: HELP and TYPE go out even before its first sample.
+        self.declared = declared
 
 
 class Renderer:
