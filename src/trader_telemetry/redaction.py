@@ -22,6 +22,7 @@ A bare secret with no key next to it cannot be recognised and is not redacted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
@@ -122,17 +123,18 @@ class Redactor:
         lowered = value.lower()
         if not any(needle in lowered for needle in self._needles):
             return value
+        patterns = _patterns()
         if "@" in value and "://" in value:
-            value = _URL_USERINFO.sub(rf"\g<head>{REDACTED}@", value)
+            value = patterns.url_userinfo.sub(rf"\g<head>{REDACTED}@", value)
         parts: list[str] = []
         done = 0
         # Keys are found on their own (values are not consumed), so a pair hidden inside
         # another pair's value (``url=https://h/?token=abc``) is still seen.
-        for pair in _KEY_SEP.finditer(value):
+        for pair in patterns.key_sep.finditer(value):
             key = pair.group("key")
             if pair.start() < done or not self.matches(key):
                 continue
-            secret = _value_span(value, pair.end(), whole_line=_is_header(key))
+            secret = _value_span(patterns, value, pair.end(), whole_line=_is_header(key))
             if secret is None:
                 continue
             start, end = secret  # quotes stay where they are
@@ -142,7 +144,7 @@ class Redactor:
             parts.append(value[done:])
             value = "".join(parts)
         if "bearer" in lowered:  # a bearer token with no name before it (the pairs are done)
-            value = _BEARER.sub(rf"\g<scheme>{REDACTED}", value)
+            value = patterns.bearer.sub(rf"\g<scheme>{REDACTED}", value)
         return value
 
     def label(self, label_name: str, value: str) -> str:
@@ -203,30 +205,49 @@ def _contains(words: tuple[str, ...], name: tuple[str, ...]) -> bool:
     return size > 0 and any(words[i : i + size] == name for i in range(len(words) - size + 1))
 
 
-# NAME=value, NAME: value, "NAME": "value", NAME='two words', \"NAME\": \"value\" (JSON inside
-# a JSON string), NAME%3Dvalue and %22NAME%22%3A%22value%22 (URL-encoded). Any word followed by
-# a separator is a candidate; Redactor.matches decides.
-_KEY_SEP = re.compile(r"""(?P<key>[A-Za-z_][\w.\-]*)(?:\\?["']|%22|%27)?\s*(?::|=|%3[AaDd])\s*""")
-_QUOTED = re.compile(
-    r"""(?P<q>\\"|"|'|%22|%27)"""  # the opening quote, which the redacted value keeps
-    r"""(?:(?<=\\")(?:[^"\\]|\\[^"])*(?:\\")?"""  # \"...\"
-    r"""|(?<=")(?:[^"\\]|\\.)*"?"""  # "..."
-    r"""|(?<=')(?:[^'\\]|\\.)*'?"""  # '...'
-    r"""|(?<=%22)(?:(?!%22)[^\s&])*(?:%22)?"""  # %22...%22
-    r"""|(?<=%27)(?:(?!%27)[^\s&])*(?:%27)?)"""  # %27...%27
-)
-# An unquoted value ends at white space, a delimiter, or a URL-encoded delimiter (& , ; space).
-_BARE = re.compile(r"""(?:(?!%26|%2[Cc]|%3[Bb]|%20)[^\s"'&,;)\]}])+""")
-_SCHEME = re.compile(
-    r"""(?:Bearer|Basic|Digest|Token|Negotiate|NTLM|Hawk|AWS4-HMAC-SHA256)[ \t]+"""
-    r"""[^\s"'&,;)\]}]+""",
-    re.IGNORECASE,
-)
+class _TextPatterns:
+    """The expressions that find secrets inside free text. Compiled on the first text that
+    holds a secret's name (:func:`_patterns`), not at import: most bots never log one, and
+    compiling them is a fair part of the package's import time (docs/performance.md)."""
+
+    __slots__ = ("bare", "bearer", "key_sep", "line", "quoted", "scheme", "url_userinfo")
+
+    def __init__(self) -> None:
+        # NAME=value, NAME: value, "NAME": "value", NAME='two words', \"NAME\": \"value\" (JSON
+        # inside a JSON string), NAME%3Dvalue and %22NAME%22%3A%22value%22 (URL-encoded). Any
+        # word followed by a separator is a candidate; Redactor.matches decides.
+        self.key_sep = re.compile(
+            r"""(?P<key>[A-Za-z_][\w.\-]*)(?:\\?["']|%22|%27)?\s*(?::|=|%3[AaDd])\s*"""
+        )
+        self.quoted = re.compile(
+            r"""(?P<q>\\"|"|'|%22|%27)"""  # the opening quote, which the redacted value keeps
+            r"""(?:(?<=\\")(?:[^"\\]|\\[^"])*(?:\\")?"""  # \"...\"
+            r"""|(?<=")(?:[^"\\]|\\.)*"?"""  # "..."
+            r"""|(?<=')(?:[^'\\]|\\.)*'?"""  # '...'
+            r"""|(?<=%22)(?:(?!%22)[^\s&])*(?:%22)?"""  # %22...%22
+            r"""|(?<=%27)(?:(?!%27)[^\s&])*(?:%27)?)"""  # %27...%27
+        )
+        # An unquoted value ends at white space, a delimiter, or a URL-encoded delimiter.
+        self.bare = re.compile(r"""(?:(?!%26|%2[Cc]|%3[Bb]|%20)[^\s"'&,;)\]}])+""")
+        self.scheme = re.compile(
+            r"""(?:Bearer|Basic|Digest|Token|Negotiate|NTLM|Hawk|AWS4-HMAC-SHA256)[ \t]+"""
+            r"""[^\s"'&,;)\]}]+""",
+            re.IGNORECASE,
+        )
+        self.line = re.compile(r"[^\r\n]+")
+        # scheme://user:password@  ->  scheme://user:[REDACTED]@
+        self.url_userinfo = re.compile(
+            r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:)[^\s/?#@]*@"
+        )
+        self.bearer = re.compile(r"(?P<scheme>\bBearer[ \t]+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+
+
+@functools.cache
+def _patterns() -> _TextPatterns:
+    return _TextPatterns()
+
+
 _CLOSING = {'\\"': '\\"', '"': '"', "'": "'", "%22": "%22", "%27": "%27"}
-_LINE = re.compile(r"[^\r\n]+")
-# scheme://user:password@  ->  scheme://user:[REDACTED]@
-_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:)[^\s/?#@]*@")
-_BEARER = re.compile(r"(?P<scheme>\bBearer[ \t]+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
 # Headers whose whole value is a credential, scheme included: Authorization, Proxy-Authorization,
 # Cookie, Set-Cookie (and X-...-Authorization, Cookies ...).
 _HEADER_WORDS = frozenset({"authorization", "cookie"})
@@ -236,10 +257,12 @@ def _is_header(key: str) -> bool:
     return not _HEADER_WORDS.isdisjoint(_words(key))
 
 
-def _value_span(text: str, start: int, *, whole_line: bool) -> tuple[int, int] | None:
+def _value_span(
+    patterns: _TextPatterns, text: str, start: int, *, whole_line: bool
+) -> tuple[int, int] | None:
     """Where the value starting at ``start`` lies, inside its quotes if it has any: (start,
     end), or None when there is no value."""
-    quoted = _QUOTED.match(text, start)
+    quoted = patterns.quoted.match(text, start)
     if quoted is not None:
         opening = len(quoted.group("q"))
         end = quoted.end()
@@ -247,7 +270,8 @@ def _value_span(text: str, start: int, *, whole_line: bool) -> tuple[int, int] |
         if end - start > opening and text.endswith(closing, start, end):
             end -= len(closing)
         return start + opening, max(end, start + opening)
-    found = (_LINE if whole_line else _SCHEME).match(text, start) or _BARE.match(text, start)
+    found = (patterns.line if whole_line else patterns.scheme).match(text, start)
+    found = found or patterns.bare.match(text, start)
     return None if found is None else (start, found.end())
 
 
