@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/import_time.py --quick      # smoke run, noisy figures
     python benchmarks/import_time.py --json out.json
     python benchmarks/import_time.py --heavy      # also list the slowest modules (-X importtime)
+    python benchmarks/import_time.py --instructions  # also count instructions (valgrind)
 
 Each row starts fresh interpreters (``python -c STATEMENT``, same flags, same environment) and
 takes the median CPU time (user + system of the child, from ``wait4``) and the median wall time;
@@ -22,6 +23,12 @@ core a bot uses (``tt.Telemetry``, ``tt.configure``, ``tt.cycle_timer``) to the 
 the run checks that the core really loads both dependencies (else the comparison would
 flatter us).
 
+``--instructions`` also counts the instructions each row executes, once, under valgrind's
+cachegrind (when valgrind is installed): a count that other processes on the machine do not
+change, for comparing two versions on a busy machine. It weighs every instruction alike, so its
+ratio is not the time ratio (ours are more of them compiling generated code; the dependencies'
+more of them waiting on memory); the verdict stays on CPU time.
+
 This is a measurement, not a gate: the verdict prints PASS or MISS and the exit status is 0.
 """
 
@@ -32,6 +39,7 @@ import compileall
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -136,6 +144,32 @@ def heaviest_modules(limit: int = 15) -> list[tuple[float, str]]:
     return sorted(found, reverse=True)[:limit]
 
 
+def instructions(statement: str) -> int | None:
+    """Instructions a fresh interpreter executes running ``statement`` (valgrind cachegrind),
+    or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    err = subprocess.run(  # noqa: S603 - valgrind running our own interpreter
+        [
+            valgrind,
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            statement,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
+    for line in err.splitlines():
+        if "I refs:" in line or "I   refs:" in line:
+            return int(line.rsplit(":", 1)[1].replace(",", "").strip())
+    return None
+
+
 def medians_ms(samples: dict[str, list[float]]) -> dict[str, float]:
     start = statistics.median(samples[ROWS[0][0]])
     return {
@@ -149,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 runs per row")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--heavy", action="store_true", help="list the slowest modules")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (valgrind)"
+    )
     args = parser.parse_args(argv)
     runs = QUICK_RUNS if args.quick else FULL_RUNS
 
@@ -180,6 +217,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"of {BASELINE} (target <= {TARGET}x, on CPU time)"
         )
     print(f"the core loads opentelemetry.sdk.metrics and prometheus_client itself: {loads}")
+    counted: dict[str, int] = {}
+    if args.instructions:
+        for name, statement in ROWS:
+            count = instructions(statement)
+            if count is None:
+                print("\nvalgrind is not installed: no instruction counts")
+                break
+            counted[name] = count
+    if counted:
+        start = counted[ROWS[0][0]]
+        base = counted[BASELINE] - start
+        print("\ninstructions (valgrind cachegrind, one run, interpreter start subtracted):\n")
+        print("| row | instructions (M) | ratio |")
+        print("|---|---:|---:|")
+        for name, _ in ROWS[1:]:
+            own = counted[name] - start
+            print(f"| {name} | {own / 1e6:.1f} | {own / base:.2f}x |")
     if args.heavy:
         print("\nslowest modules when the core loads (own time, ms, one -X importtime run):")
         for own, name in heaviest_modules():
@@ -197,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, _ in ROWS
             ],
             "ratios": ratios,
+            "instructions": counted,
             "target": TARGET,
             "loads_dependencies": loads,
         }
