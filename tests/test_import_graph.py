@@ -162,6 +162,9 @@ OPTIONAL = (
     "trader_telemetry.tail_sampling",
     "trader_telemetry.tracing",
     "wrapt",  # decorators: imported when a function is decorated
+    "tomllib",  # a thresholds file, when one is read
+    "pathlib",  # nothing of the core needs it (nor do the two dependencies)
+    "numbers",  # a value that is neither int nor float
 )
 
 _PROBE = """
