@@ -117,6 +117,9 @@ class RecordedState:
     #: Events lost before reaching events.jsonl, by reason.
     dropped_events: dict[str, int] = field(default_factory=dict)
     dropped_spans: dict[str, int] = field(default_factory=dict)
+    #: Plain gauges without a field of their own, by catalogue row name (a row reads one with
+    #: ``read="gauges.<its name>"``; its recording call stores it with ``Recorder._record_gauge``).
+    gauges: dict[str, float] = field(default_factory=dict)
 
     def bump(self, counter: dict[K, int], key: K) -> None:
         """Add one to ``counter[key]`` (thread-safe, lock-free: see :meth:`add`)."""

@@ -272,7 +272,13 @@ class Telemetry(Recorder):
         self._run_refresh_hooks()
         from .exposition.snapshot import build_snapshot  # noqa: PLC0415 - cached after once
 
-        document = build_snapshot(self._state, self.config, self._monitor, self.clock)
+        document = build_snapshot(
+            self._state,
+            self.config,
+            self._monitor,
+            self.clock,
+            self._pipeline.instruments.json_readings,
+        )
         report = self._health.report()[0]
         document["health"] = {
             "status": report.status.value,
