@@ -387,3 +387,28 @@ def as_markdown() -> str:
         "start time of the bot's process. |"
     )
     return "\n".join(lines) + "\n"
+
+
+def _kept(spec: MetricSpec) -> str:
+    if spec.computed is not None:
+        return f"computed at scrape: `{spec.computed}`"
+    if spec.read is not None:
+        owner = "FileExporter." if spec.component is Component.EXPORTER else ""
+        return f"`{owner}{spec.read}`"
+    return "recorded on the hot path (histogram)"
+
+
+def sources_markdown() -> str:
+    """Where each row's value comes from, as a Markdown table (docs/metrics.md embeds it; a test
+    keeps them equal).
+
+    Example:
+        >>> sources_markdown().splitlines()[2]
+        '| `{ns}_equity` | `record_account` | `account.equity` | `account_snapshot.equity` |'
+    """
+    lines = ["| name | set by | kept in | in /metrics.json |", "|---|---|---|---|"]
+    for spec in CATALOGUE:
+        calls = ", ".join(f"`{source}`" for source in spec.source)
+        place = "" if spec.json is None else f"`{spec.json}`"
+        lines.append(f"| `{{ns}}_{spec.name}` | {calls} | {_kept(spec)} | {place} |")
+    return "\n".join(lines) + "\n"
