@@ -98,7 +98,7 @@ def test_every_row_has_a_panel_or_says_why_not() -> None:
 def core_readings() -> tuple[RecordedState, ComputedValues]:
     clock = tt.ManualClock()
     state = RecordedState(started_monotonic=0.0)
-    return state, ComputedValues(state, clock, SelfMonitor(clock.monotonic, 60.0), "0", list)
+    return state, ComputedValues(state, clock, SelfMonitor(clock.monotonic, 60.0), "0", dict)
 
 
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda spec: spec.name)

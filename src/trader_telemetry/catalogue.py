@@ -311,7 +311,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec(
         "health_status", _G, "1", "Health check status: 0 healthy, 1 degraded, 2 unhealthy.", ("check",),
         component=Component.HEALTH,
-        source=("health.service.HealthService.gauge_samples",), computed=Computed.HEALTH,
+        source=("health.service.HealthService.gauge_values",), computed=Computed.HEALTH,
     ),
     MetricSpec(
         "telemetry_dropped_events_total", _C, "{event}", "Events dropped by the events writer.", ("reason",),

@@ -62,7 +62,7 @@ class DirectFamily:
 class ComputedValues:
     """The core's values worked out when scraped (:class:`~trader_telemetry.catalogue.Computed`):
     ages from the clock, the health service's statuses, the build version, the library's own
-    counts."""
+    counts. A labelled one returns a dict of its own (never one the library keeps writing)."""
 
     def __init__(
         self,
@@ -70,7 +70,7 @@ class ComputedValues:
         clock: Clock,
         monitor: SelfMonitor,
         version: str,
-        health: Producer,
+        health: Callable[[], Mapping[str, float]],
     ) -> None:
         self._state = state
         self._clock = clock
@@ -95,11 +95,11 @@ class ComputedValues:
             case Computed.BUILD_INFO:
                 return lambda: {self._version: 1}
             case Computed.HEALTH:
-                return lambda: {key[0]: value for key, value in self._health()}
+                return self._health
             case Computed.TELEMETRY_ERRORS:
-                return lambda: monitor.errors
+                return monitor.errors.copy  # dict.copy is atomic: safe against the counting
             case Computed.REJECTED_VALUES:
-                return lambda: monitor.rejected
+                return monitor.rejected.copy
             case _:  # pragma: no cover - the type checker sees every member above
                 assert_never(kind)
 
@@ -255,7 +255,7 @@ def create_instruments(
     clock: Clock,
     monitor: SelfMonitor,
     version: str,
-    health: Producer = list,
+    health: Callable[[], Mapping[str, float]] = dict,
 ) -> Instruments:
     """Create every core instrument of the catalogue on ``meter``; each scrape-time row is read
     where it says (:mod:`.row_values`).

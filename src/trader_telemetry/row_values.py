@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from .catalogue import Computed, MetricKind, MetricSpec
@@ -32,7 +33,8 @@ __all__ = [
 #: One series: its label values (in the row's label order) and its value.
 Sample = tuple[tuple[str, ...], float]
 Producer = Callable[[], list[Sample]]
-#: Returns a row's value as kept: None, a number or bool, or a dict by label value(s).
+#: Returns a row's value as kept: None, a number or bool, or a dict by label value(s). A
+#: computed value's dict is its own (the caller may keep it); a read one may be the state's.
 Reading = Callable[[], Any]
 
 
@@ -96,7 +98,7 @@ def _path(spec: MetricSpec, path: str, root: object) -> Reading:
             return get(root)()  # looked up each time: a part of the path may be replaced
 
         return call_it
-    return lambda: get(root)
+    return partial(get, root)  # no Python frame of its own: scrapes call this for every row
 
 
 def samples(spec: MetricSpec, value: Any) -> list[Sample]:
@@ -121,8 +123,25 @@ def samples(spec: MetricSpec, value: Any) -> list[Sample]:
 
 
 def producer(spec: MetricSpec, read: Reading) -> Producer:
-    """The function producing ``spec``'s series now from ``read``."""
-    return lambda: samples(spec, read())
+    """The function producing ``spec``'s series now from ``read``: :func:`samples` with the
+    shape chosen once, here, rather than at every scrape."""
+    if not spec.labels:
+        missing: list[Sample] = [((), 0)] if spec.kind is MetricKind.COUNTER else []
+
+        def one() -> list[Sample]:
+            value = read()
+            if value is None:
+                return list(missing)
+            return [((), int(value) if value.__class__ is bool else value)]
+
+        return one
+    if spec.computed is not None:  # a computed value is a dict of its own: no copy needed
+        if len(spec.labels) == 1:
+            return lambda: [((key,), number) for key, number in read().items()]
+        return lambda: list(read().items())
+    if len(spec.labels) == 1:
+        return lambda: [((key,), number) for key, number in read().copy().items()]
+    return lambda: list(read().copy().items())
 
 
 def producers(specs: Iterable[MetricSpec], root: object) -> dict[str, Producer]:

@@ -115,7 +115,7 @@ class Telemetry(Recorder):
         )
         self._liveness = Liveness(self._state, cfg.clock, cfg.thresholds)
         self._pipeline = MetricPipeline(
-            cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_samples
+            cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_values
         )
         #: The Prometheus reader (see :mod:`trader_telemetry.readers`).
         self.reader = self._pipeline.reader
