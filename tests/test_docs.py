@@ -12,7 +12,7 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import value
-from trader_telemetry.catalogue import as_markdown, sources_markdown
+from trader_telemetry.catalogue import CATALOGUE, as_markdown, sources_markdown
 from trader_telemetry.compat.legacy_names import LEGACY_SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,3 +116,19 @@ def test_configuration_page_defaults_are_the_dataclass_defaults() -> None:
 def test_every_compatibility_name_of_the_file_exporter_is_documented(page: str) -> None:
     text = (ROOT / page).read_text()
     assert [spec.name for spec in LEGACY_SPECS if f"`{spec.name}" not in text] == []
+
+
+def test_every_metric_the_docs_name_exists() -> None:
+    """The reverse of the generated tables: a ``{ns}_name`` written by hand in a page is a
+    catalogue row (or one of its histogram series), or a name ``serve`` keeps for GPT-Trader;
+    a renamed or removed row fails here until the prose follows."""
+    known = {spec.name for spec in CATALOGUE} | {spec.name for spec in LEGACY_SPECS}
+    unknown = set()
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for name in re.findall(r"\{ns\}_([a-z0-9_]+)", page.read_text()):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            if page.name == "otlp-metrics.md":  # the names Prometheus 3's OTLP receiver gives
+                base = re.sub(r"_(ratio|milliseconds)$", "", base)
+            if base not in known:
+                unknown.add(f"{page.name}: {name}")
+    assert sorted(unknown) == []

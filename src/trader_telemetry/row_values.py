@@ -102,7 +102,9 @@ def _path(spec: MetricSpec, path: str, root: object) -> Reading:
 
 
 def samples(spec: MetricSpec, value: Any) -> list[Sample]:
-    """``value`` (as a :func:`reading` returns it) as the series of ``spec``'s shape.
+    """``value`` (as a :func:`reading` returns it) as the series of ``spec``'s shape: one series
+    for a row without labels (none for a gauge whose value is None, 0 for such a counter; a bool
+    reads 0 or 1), else one per key of the dict.
 
     Example:
         >>> from trader_telemetry.catalogue import metric
@@ -111,15 +113,7 @@ def samples(spec: MetricSpec, value: Any) -> list[Sample]:
         >>> samples(metric("stale_marks_total"), {"BTC-PERP": 2})
         [(('BTC-PERP',), 2)]
     """
-    if not spec.labels:
-        if value is None:
-            # A counter nobody has counted yet is 0; a gauge nobody has set has no series.
-            return [((), 0)] if spec.kind is MetricKind.COUNTER else []
-        return [((), int(value) if isinstance(value, bool) else value)]
-    items = value.copy().items()  # dict.copy is atomic: safe against the recording thread
-    if len(spec.labels) == 1:
-        return [((key,), number) for key, number in items]
-    return list(items)
+    return producer(spec, lambda: value)()
 
 
 def producer(spec: MetricSpec, read: Reading) -> Producer:
