@@ -16,6 +16,11 @@ from trader_telemetry.catalogue import CATALOGUE, as_markdown, sources_markdown
 from trader_telemetry.compat.legacy_names import LEGACY_SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
+REGENERATE = (
+    "the page's table is not the catalogue's: paste the output of python -c 'from "
+    "trader_telemetry.catalogue import as_markdown, sources_markdown; print(as_markdown()); "
+    "print(sources_markdown())' between its start and end comments"
+)
 
 
 def catalogue_block(path: Path, block: str = "catalogue") -> str:
@@ -29,11 +34,13 @@ def catalogue_block(path: Path, block: str = "catalogue") -> str:
 
 @pytest.mark.parametrize("page", ["README.md", "docs/metrics.md"])
 def test_metric_tables_are_generated_from_the_catalogue(page: str) -> None:
-    assert catalogue_block(ROOT / page) == as_markdown()
+    assert catalogue_block(ROOT / page) == as_markdown(), REGENERATE
 
 
 def test_the_sources_table_is_generated_from_the_catalogue() -> None:
-    assert catalogue_block(ROOT / "docs" / "metrics.md", "sources") == sources_markdown()
+    assert catalogue_block(ROOT / "docs" / "metrics.md", "sources") == sources_markdown(), (
+        REGENERATE
+    )
 
 
 def test_readme_integration_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
