@@ -69,20 +69,28 @@ def add_the_gauge(root: Path) -> None:
     recording.write_text(text.rstrip() + "\n" + CALL, encoding="utf-8")
 
 
-def test_a_row_and_a_recording_call_are_all_a_plain_gauge_needs(tmp_path: Path) -> None:
+def copy_package(tmp_path: Path) -> Path:
     copy = tmp_path / "src" / "trader_telemetry"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    add_the_gauge(copy)
+    return copy
+
+
+def run_on_copy(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRADER_"))}
     env["PYTHONPATH"] = str(tmp_path / "src")
-    done = subprocess.run(
-        [sys.executable, "-c", BOT, str(tmp_path / "metrics.json")],
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_a_row_and_a_recording_call_are_all_a_plain_gauge_needs(tmp_path: Path) -> None:
+    add_the_gauge(copy_package(tmp_path))
+    done = run_on_copy(tmp_path, BOT, str(tmp_path / "metrics.json"))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     metrics = out["metrics"]
@@ -91,3 +99,17 @@ def test_a_row_and_a_recording_call_are_all_a_plain_gauge_needs(tmp_path: Path) 
     assert "\ntrader_margin_ratio 0.25\n" in metrics
     assert out["document"]["risk"]["margin_ratio"] == 0.25
     assert "\ntrader_margin_ratio 0.25\n" in out["replayed"]
+
+
+def test_a_row_that_says_nowhere_stops_the_start_with_its_name(tmp_path: Path) -> None:
+    """Not a KeyError from deep inside: a ConfigurationError naming the row."""
+    copy = copy_package(tmp_path)
+    catalogue = copy / "catalogue.py"
+    end = ")  # fmt: skip\n\n_BY_NAME"
+    row = '    MetricSpec("margin_ratio", _G, "1", "Margin.", source=("record_account",)),\n'
+    catalogue.write_text(catalogue.read_text(encoding="utf-8").replace(end, row + end))
+    done = run_on_copy(tmp_path, "import trader_telemetry as tt; tt.Telemetry(serve=False)")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("trader_telemetry.errors.ConfigurationError: catalogue row ")
+    assert "'margin_ratio': no read= " in last

@@ -1,8 +1,9 @@
 """OTel instruments created from the catalogue, and the scrape-time values behind them.
 
 Only the three histograms are synchronous (recorded on the hot path). Everything else is read
-from :class:`~trader_telemetry.state.RecordedState` when a reader collects: through OTel
-observable callbacks for any reader, or, for our native Prometheus reader, directly
+from :class:`~trader_telemetry.state.RecordedState` where its catalogue row says (a ``read`` path,
+or one of the :class:`ComputedValues`; see :mod:`.row_values`) when a reader collects: through
+OTel observable callbacks for any reader, or, for our native Prometheus reader, directly
 (:class:`ScrapeTimeMetrics`), which skips the SDK's per-series aggregation (about 8 µs a series,
 most of a scrape's cost) while the values and names stay the same.
 """
