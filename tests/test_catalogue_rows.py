@@ -139,7 +139,7 @@ def test_a_compatibility_row_is_read_from_the_legacy_figures(spec: MetricSpec) -
         assert got == [((), {"open_orders": 2.0, "cpu_percent": 4.8}[spec.name])]
 
 
-def test_the_metrics_json_values_of_rows_are_their_readings() -> None:
+def test_every_row_with_a_json_key_is_in_the_document() -> None:
     telemetry = tt.Telemetry(serve=False, clock=tt.ManualClock())
     try:
         telemetry.record_account(equity=10.0, realized_pnl=1.0)
