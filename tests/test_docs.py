@@ -12,21 +12,35 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import value
-from trader_telemetry.catalogue import as_markdown
+from trader_telemetry.catalogue import CATALOGUE, as_markdown, sources_markdown
+from trader_telemetry.compat.legacy_names import LEGACY_SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
+REGENERATE = (
+    "the page's table is not the catalogue's: paste the output of python -c 'from "
+    "trader_telemetry.catalogue import as_markdown, sources_markdown; print(as_markdown()); "
+    "print(sources_markdown())' between its start and end comments"
+)
 
 
-def catalogue_block(path: Path) -> str:
+def catalogue_block(path: Path, block: str = "catalogue") -> str:
+    """The text between ``<!-- {block}:start -->`` and ``<!-- {block}:end -->`` (regenerate it
+    with ``as_markdown()`` or ``sources_markdown()`` from ``trader_telemetry.catalogue``)."""
     text = path.read_text()
-    match = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", text, re.S)
-    assert match, f"{path} has no catalogue block"
+    match = re.search(rf"<!-- {block}:start -->\n(.*?)<!-- {block}:end -->", text, re.S)
+    assert match, f"{path} has no {block} block"
     return match.group(1)
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/metrics.md"])
 def test_metric_tables_are_generated_from_the_catalogue(page: str) -> None:
-    assert catalogue_block(ROOT / page) == as_markdown()
+    assert catalogue_block(ROOT / page) == as_markdown(), REGENERATE
+
+
+def test_the_sources_table_is_generated_from_the_catalogue() -> None:
+    assert catalogue_block(ROOT / "docs" / "metrics.md", "sources") == sources_markdown(), (
+        REGENERATE
+    )
 
 
 def test_readme_integration_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +117,25 @@ def test_configuration_page_defaults_are_the_dataclass_defaults() -> None:
             continue
         checked += 1
     assert checked >= 20
+
+
+@pytest.mark.parametrize("page", ["docs/migration.md", "docs/file-exporter.md"])
+def test_every_compatibility_name_of_the_file_exporter_is_documented(page: str) -> None:
+    text = (ROOT / page).read_text()
+    assert [spec.name for spec in LEGACY_SPECS if f"`{spec.name}" not in text] == []
+
+
+def test_every_metric_the_docs_name_exists() -> None:
+    """The reverse of the generated tables: a ``{ns}_name`` written by hand in a page is a
+    catalogue row (or one of its histogram series), or a name ``serve`` keeps for GPT-Trader;
+    a renamed or removed row fails here until the prose follows."""
+    known = {spec.name for spec in CATALOGUE} | {spec.name for spec in LEGACY_SPECS}
+    unknown = set()
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for name in re.findall(r"\{ns\}_([a-z0-9_]+)", page.read_text()):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            if page.name == "otlp-metrics.md":  # the names Prometheus 3's OTLP receiver gives
+                base = re.sub(r"_(ratio|milliseconds)$", "", base)
+            if base not in known:
+                unknown.add(f"{page.name}: {name}")
+    assert sorted(unknown) == []

@@ -272,3 +272,31 @@ def test_client_hanging_up_mid_response_leaves_no_traceback(
     assert served.metrics_url is not None
     assert get(served.metrics_url)[0] == 200  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_metrics_json_keeps_its_layout() -> None:
+    """The document's keys and their order (docs/events.md), whether a catalogue row or the
+    snapshot module writes each value."""
+    telemetry = tt.Telemetry(serve=False, clock=tt.ManualClock())
+    try:
+        doc = telemetry.snapshot()
+    finally:
+        telemetry.shutdown()
+    assert list(doc) == [
+        "timestamp", "namespace", "profile", "version", "account_snapshot", "cycle_metrics",
+        "risk", "positions", "market_data", "telemetry", "health",
+    ]  # fmt: skip
+    assert list(doc["account_snapshot"]) == [
+        "equity", "total_pnl", "realized_pnl", "unrealized_pnl", "funding_pnl", "timestamp",
+        "age_seconds",
+    ]  # fmt: skip
+    assert list(doc["cycle_metrics"]) == [
+        "count", "ok", "errors", "errors_by_type", "last_duration_seconds",
+        "last_cycle_age_seconds", "in_progress_seconds",
+    ]  # fmt: skip
+    assert list(doc["risk"]) == [
+        "daily_loss", "daily_loss_limit", "daily_loss_ratio", "circuit_breaker_triggered",
+        "circuit_breaker_reason", "circuit_breaker_trips",
+    ]  # fmt: skip
+    assert list(doc["market_data"]) == ["staleness_seconds"]
+    assert list(doc["telemetry"]) == ["errors", "rejected_values"]

@@ -1,8 +1,11 @@
 """The metric catalogue: every metric, defined once (docs/metrics.md).
 
-The OTel instruments, the golden test, the docs tables, the dashboard and the alert rules are
-derived from :data:`CATALOGUE`; each row also names where its value comes from (``source``). Names here are exposition names without the
-namespace: ``metric.full_name("coinbase_trader")`` is what Prometheus sees.
+The OTel instruments, their scrape-time values, the ``/metrics.json`` document's plain values,
+the golden test, the docs tables, the dashboard and the alert rules are derived from
+:data:`CATALOGUE`. Each row names the calls that set its value (``source``), where that value is
+kept (``read``, or ``computed`` for a value worked out when scraped) and where it appears in
+``/metrics.json`` (``json``). Names here are exposition names without the namespace:
+``metric.full_name("coinbase_trader")`` is what Prometheus sees.
 
 Units are OTel units chosen so the Prometheus name comes out exactly as written: ``s`` for names
 ending in ``_seconds``; currency and counts use ``{...}`` annotations, which add no suffix.
@@ -20,6 +23,7 @@ __all__ = [
     "ORDER_LATENCY_BUCKETS",
     "PHASE_BUCKETS",
     "Component",
+    "Computed",
     "MetricKind",
     "MetricSpec",
     "metric",
@@ -42,6 +46,29 @@ class Component(StrEnum):
     EVENTS = "events"
     TRACING = "tracing"
     EXPORTER = "exporter"
+
+
+class Computed(StrEnum):
+    """A value worked out when scraped rather than read as recorded (``instruments.py`` has one
+    function for each; the type checker holds it to every member)."""
+
+    #: Seconds since the last account snapshot (none before the first).
+    ACCOUNT_AGE = "account_age"
+    #: Seconds since a cycle last completed, or since start-up.
+    LAST_CYCLE_AGE = "last_cycle_age"
+    #: Age of the oldest running cycle, 0 when idle.
+    CYCLE_IN_PROGRESS = "cycle_in_progress"
+    #: The last cycle's duration in milliseconds.
+    LAST_CYCLE_MS = "last_cycle_ms"
+    #: Seconds since each symbol's last mark.
+    MARK_STALENESS = "mark_staleness"
+    #: 1, labelled with the package version.
+    BUILD_INFO = "build_info"
+    #: Each health check's status (from the health service's cached report).
+    HEALTH = "health"
+    #: The library's own fault and rejected-value counts.
+    TELEMETRY_ERRORS = "telemetry_errors"
+    REJECTED_VALUES = "rejected_values"
 
 
 # Seconds. 3 and 6 are the playbook's warning and critical cycle durations (``Thresholds``): a bucket
@@ -85,6 +112,20 @@ class MetricSpec:
     #: Why the Grafana dashboard shows no panel for this metric; None: it has one (both are
     #: checked against the rendered dashboard).
     no_panel: str | None = None
+    #: Where a scrape-time value is kept, as a dotted path from the producing part's state
+    #: (:class:`~trader_telemetry.state.RecordedState` for the core's rows, the
+    #: ``FileExporter`` for the exporter's): ``"account.equity"``, ``"cycle_counts()"`` (a method,
+    #: called), ``"gauges.margin_ratio"`` (a key of a dict: ``RecordedState.gauges`` keeps plain
+    #: gauges that have no field of their own, by row name). The labels give its shape: one
+    #: value (None: no series; a bool reads 0 or 1), a dict by the label's value, or a dict by
+    #: the tuple of label values. A scrape-time row has ``read`` or ``computed`` (a test and
+    #: the start of every ``Telemetry`` check it).
+    read: str | None = None
+    #: Instead of ``read``: the value is worked out when scraped.
+    computed: Computed | None = None
+    #: Where the value (as read, before it becomes samples) appears in ``/metrics.json``, as a
+    #: dotted path (``"risk.daily_loss"``); None: the document does not carry it as such.
+    json: str | None = None
 
     def full_name(self, namespace: str) -> str:
         """The exposition family name, e.g. ``coinbase_trader_cycles_total``."""
@@ -97,14 +138,29 @@ _USD = "{USD}"
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     # Account
-    MetricSpec("equity", _G, _USD, "Account equity in USD.", source=("record_account",)),
-    MetricSpec("total_pnl_usd", _G, _USD, "Total PnL in USD: realized + unrealized + funding.", source=("record_account",)),
-    MetricSpec("realized_pnl_usd", _G, _USD, "Realized PnL in USD.", source=("record_account",)),
-    MetricSpec("unrealized_pnl_usd", _G, _USD, "Unrealized PnL of open positions in USD.", source=("record_account",)),
-    MetricSpec("funding_pnl_usd", _G, _USD, "Funding payments received (+) or paid (-) in USD.", source=("record_account",)),
+    MetricSpec(
+        "equity", _G, _USD, "Account equity in USD.", source=("record_account",),
+        read="account.equity", json="account_snapshot.equity",
+    ),
+    MetricSpec(
+        "total_pnl_usd", _G, _USD, "Total PnL in USD: realized + unrealized + funding.", source=("record_account",),
+        read="account.total", json="account_snapshot.total_pnl",
+    ),
+    MetricSpec(
+        "realized_pnl_usd", _G, _USD, "Realized PnL in USD.", source=("record_account",),
+        read="account.realized_pnl", json="account_snapshot.realized_pnl",
+    ),
+    MetricSpec(
+        "unrealized_pnl_usd", _G, _USD, "Unrealized PnL of open positions in USD.", source=("record_account",),
+        read="account.unrealized_pnl", json="account_snapshot.unrealized_pnl",
+    ),
+    MetricSpec(
+        "funding_pnl_usd", _G, _USD, "Funding payments received (+) or paid (-) in USD.", source=("record_account",),
+        read="account.funding_pnl", json="account_snapshot.funding_pnl",
+    ),
     MetricSpec(
         "exposure_usd", _G, _USD, "Signed notional exposure per symbol in USD.", ("symbol",),
-        source=("record_exposure", "record_exposures"),
+        source=("record_exposure", "record_exposures"), read="exposure",
     ),
     MetricSpec(
         "telemetry_account_age_seconds",
@@ -112,6 +168,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "s",
         "Seconds since the last account snapshot was recorded (computed at scrape).",
         source=("record_account",),
+        computed=Computed.ACCOUNT_AGE,
+        json="account_snapshot.age_seconds",
     ),
     # Control loop
     MetricSpec(
@@ -131,15 +189,17 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "prefer cycle_duration_seconds).",
         lint_exception="kept for the playbook's dashboards: promtool flags the _ms unit",
         source=("cycle.CycleTimer", "record_cycle"),
+        computed=Computed.LAST_CYCLE_MS,
     ),
     MetricSpec(
         "cycles_total", _C, "{cycle}", "Completed control-loop cycles by outcome.", ("outcome",),
         known_values=("ok", "error"),
-        source=("cycle.CycleTimer", "record_cycle", "record_counts"),
+        source=("cycle.CycleTimer", "record_cycle", "record_counts"), read="cycle_counts()",
     ),
     MetricSpec(
         "cycle_errors_total", _C, "{error}", "Exceptions raised inside cycles by type.", ("error_type",),
         source=("cycle.CycleTimer", "record_cycle"),
+        read="cycle_errors", json="cycle_metrics.errors_by_type",
     ),
     MetricSpec(
         "cycle_phase_duration_seconds",
@@ -157,6 +217,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "s",
         "Seconds since a cycle last completed, or since start-up if none has (hung-loop detector).",
         source=("cycle.CycleTimer", "record_cycle"),
+        computed=Computed.LAST_CYCLE_AGE,
+        json="cycle_metrics.last_cycle_age_seconds",
     ),
     MetricSpec(
         "cycle_in_progress_seconds",
@@ -164,14 +226,25 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "s",
         "Age of the oldest cycle still running; 0 when idle.",
         source=("cycle.CycleTimer",),
+        computed=Computed.CYCLE_IN_PROGRESS,
+        json="cycle_metrics.in_progress_seconds",
     ),
     # Risk
-    MetricSpec("risk_daily_loss", _G, _USD, "Today's loss counted by the daily-loss guard in USD (positive = loss).", source=("record_daily_loss",)),
-    MetricSpec("risk_daily_loss_limit", _G, _USD, "The daily-loss guard's limit in USD.", source=("record_daily_loss",)),
-    MetricSpec("circuit_breaker_triggered", _G, "1", "Circuit breaker state: 0 normal, 1 triggered.", source=("set_circuit_breaker",)),
+    MetricSpec(
+        "risk_daily_loss", _G, _USD, "Today's loss counted by the daily-loss guard in USD (positive = loss).",
+        source=("record_daily_loss",), read="daily_loss", json="risk.daily_loss",
+    ),
+    MetricSpec(
+        "risk_daily_loss_limit", _G, _USD, "The daily-loss guard's limit in USD.",
+        source=("record_daily_loss",), read="daily_loss_limit", json="risk.daily_loss_limit",
+    ),
+    MetricSpec(
+        "circuit_breaker_triggered", _G, "1", "Circuit breaker state: 0 normal, 1 triggered.",
+        source=("set_circuit_breaker",), read="breaker_triggered", json="risk.circuit_breaker_triggered",
+    ),
     MetricSpec(
         "circuit_breaker_trips_total", _C, "{trip}", "Times the circuit breaker tripped by reason.", ("reason",),
-        source=("set_circuit_breaker",),
+        source=("set_circuit_breaker",), read="breaker_trips", json="risk.circuit_breaker_trips",
     ),
     # Market data
     MetricSpec(
@@ -181,21 +254,29 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Seconds since the last mark per symbol (computed at scrape).",
         ("symbol",),
         source=("record_mark", "record_marks", "record_mark_at"),
+        computed=Computed.MARK_STALENESS,
+        json="market_data.staleness_seconds",
     ),
     MetricSpec(
         "websocket_reconnects_total", _C, "{reconnect}", "Websocket reconnections by stream.", ("stream",),
-        source=("record_ws_reconnect", "record_counts"),
+        source=("record_ws_reconnect", "record_counts"), read="ws_reconnects",
     ),
-    MetricSpec("stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",), source=("record_stale_mark", "record_counts")),
+    MetricSpec(
+        "stale_marks_total", _C, "{detection}", "Stale-mark detections by symbol.", ("symbol",),
+        source=("record_stale_mark", "record_counts"), read="stale_marks",
+    ),
     # Orders
     MetricSpec(
         "orders_submitted_total", _C, "{order}", "Orders submitted by symbol and side.", ("symbol", "side"),
-        source=("record_order", "record_counts"),
+        source=("record_order", "record_counts"), read="orders",
     ),
-    MetricSpec("fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side"), source=("record_fill", "record_counts")),
+    MetricSpec(
+        "fills_total", _C, "{fill}", "Fills received by symbol and side.", ("symbol", "side"),
+        source=("record_fill", "record_counts"), read="fills",
+    ),
     MetricSpec(
         "orders_rejected_total", _C, "{order}", "Orders rejected by symbol and reason.", ("symbol", "reason"),
-        source=("record_rejection", "record_counts"),
+        source=("record_rejection", "record_counts"), read="rejections",
     ),
     MetricSpec(
         "order_latency_seconds",
@@ -210,6 +291,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec(
         "telemetry_errors_total", _C, "{error}", "Internal faults of the telemetry library (never raised into the bot).", ("reason",),
         source=("selfmonitor.SelfMonitor.fault", "selfmonitor.SelfMonitor.count_error"),
+        computed=Computed.TELEMETRY_ERRORS, json="telemetry.errors",
     ),
     MetricSpec(
         "telemetry_rejected_values_total",
@@ -218,41 +300,46 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Recorded values rejected as invalid (NaN, negative duration, unknown side, label overflow).",
         ("reason",),
         source=("selfmonitor.SelfMonitor.reject",),
+        computed=Computed.REJECTED_VALUES,
+        json="telemetry.rejected_values",
     ),
-    MetricSpec("build_info", _G, "1", "trader_telemetry build information; always 1.", ("version",), source=("version.package_version",)),
+    MetricSpec(
+        "build_info", _G, "1", "trader_telemetry build information; always 1.", ("version",),
+        source=("version.package_version",), computed=Computed.BUILD_INFO,
+    ),
     # Later features
     MetricSpec(
         "health_status", _G, "1", "Health check status: 0 healthy, 1 degraded, 2 unhealthy.", ("check",),
         component=Component.HEALTH,
-        source=("health.service.HealthService.gauge_samples",),
+        source=("health.service.HealthService.gauge_values",), computed=Computed.HEALTH,
     ),
     MetricSpec(
         "telemetry_dropped_events_total", _C, "{event}", "Events dropped by the events writer.", ("reason",),
         component=Component.EVENTS,
         known_values=("queue_full", "closed", "io_error", "transform_error", "forked"),
-        source=("events.writer.EventLog",),
+        source=("events.writer.EventLog",), read="dropped_events",
     ),
     MetricSpec(
         "slow_cycle_traces_total", _C, "{trace}", "Cycle traces kept for export by reason (failed exports count as dropped spans).", ("reason",),
         component=Component.TRACING,
         known_values=("slow", "error", "sampled"),
-        source=("tracing.CycleTracing",),
+        source=("tracing.CycleTracing",), read="kept_traces",
     ),
     MetricSpec(
         "telemetry_dropped_spans_total", _C, "{span}", "Spans dropped by the tail sampler's caps or by failed exports (reason export_failed).", ("reason",),
         component=Component.TRACING,
         known_values=("too_many_open_traces", "trace_too_long", "export_failed"),
-        source=("tracing.CycleTracing",),
+        source=("tracing.CycleTracing",), read="dropped_spans",
     ),
     MetricSpec(
         "exporter_source_age_seconds", _G, "s", "Seconds since the exporter's source file last changed.", ("file",),
         component=Component.EXPORTER,
-        source=("compat.exporter.FileExporter",), no_panel=_EXPORTER_ONLY,
+        source=("compat.exporter.FileExporter",), read="source_ages()", no_panel=_EXPORTER_ONLY,
     ),
     MetricSpec(
         "exporter_read_errors_total", _C, "{error}", "Errors reading the exporter's source files.", ("file", "reason"),
         component=Component.EXPORTER,
-        source=("compat.exporter.FileExporter",), no_panel=_EXPORTER_ONLY,
+        source=("compat.exporter.FileExporter",), read="read_errors()", no_panel=_EXPORTER_ONLY,
     ),
 )  # fmt: skip
 
@@ -299,4 +386,29 @@ def as_markdown() -> str:
         "| `process_*` | (prometheus_client) | | CPU seconds, resident memory, open fds, "
         "start time of the bot's process. |"
     )
+    return "\n".join(lines) + "\n"
+
+
+def _kept(spec: MetricSpec) -> str:
+    if spec.computed is not None:
+        return f"computed at scrape: `{spec.computed}`"
+    if spec.read is not None:
+        owner = "FileExporter." if spec.component is Component.EXPORTER else ""
+        return f"`{owner}{spec.read}`"
+    return "recorded on the hot path (histogram)"
+
+
+def sources_markdown() -> str:
+    """Where each row's value comes from, as a Markdown table (docs/metrics.md embeds it; a test
+    keeps them equal).
+
+    Example:
+        >>> sources_markdown().splitlines()[2]
+        '| `{ns}_equity` | `record_account` | `account.equity` | `account_snapshot.equity` |'
+    """
+    lines = ["| name | set by | kept in | in /metrics.json |", "|---|---|---|---|"]
+    for spec in CATALOGUE:
+        calls = ", ".join(f"`{source}`" for source in spec.source)
+        place = "" if spec.json is None else f"`{spec.json}`"
+        lines.append(f"| `{{ns}}_{spec.name}` | {calls} | {_kept(spec)} | {place} |")
     return "\n".join(lines) + "\n"

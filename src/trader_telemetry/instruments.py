@@ -1,8 +1,9 @@
 """OTel instruments created from the catalogue, and the scrape-time values behind them.
 
 Only the three histograms are synchronous (recorded on the hot path). Everything else is read
-from :class:`~trader_telemetry.state.RecordedState` when a reader collects: through OTel
-observable callbacks for any reader, or, for our native Prometheus reader, directly
+from :class:`~trader_telemetry.state.RecordedState` where its catalogue row says (a ``read`` path,
+or one of the :class:`ComputedValues`; see :mod:`.row_values`) when a reader collects: through
+OTel observable callbacks for any reader, or, for our native Prometheus reader, directly
 (:class:`ScrapeTimeMetrics`), which skips the SDK's per-series aggregation (about 8 µs a series,
 most of a scrape's cost) while the values and names stay the same.
 """
@@ -12,16 +13,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, assert_never
 
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
-from .catalogue import CATALOGUE, Component, MetricKind, MetricSpec
+from .catalogue import CATALOGUE, Component, Computed, MetricKind, MetricSpec
 from .clock import Clock
+from .errors import ConfigurationError
+from .row_values import Producer, Reading, Sample, producer, reading
 from .selfmonitor import SelfMonitor
 from .state import RecordedState
 
 __all__ = [
+    "ComputedValues",
     "DirectFamily",
     "Instruments",
     "Producer",
@@ -29,10 +33,6 @@ __all__ = [
     "create_instruments",
     "register_observables",
 ]
-
-#: One series: its label values (in the spec's label order) and its value.
-Sample = tuple[tuple[str, ...], float]
-Producer = Callable[[], list[Sample]]
 
 
 # The two records below are plain slotted classes, not dataclasses: a dataclass's generated
@@ -42,19 +42,29 @@ Producer = Callable[[], list[Sample]]
 class Instruments:
     """The synchronous instruments the hot path records into, and the scrape-time values."""
 
-    __slots__ = ("cycle_duration", "order_latency", "phase_duration", "scrape_time")
+    __slots__ = (
+        "cycle_duration",
+        "json_readings",
+        "order_latency",
+        "phase_duration",
+        "scrape_time",
+    )
 
     def __init__(
         self,
+        *,
         cycle_duration: Histogram,
         phase_duration: Histogram,
         order_latency: Histogram,
         scrape_time: ScrapeTimeMetrics,
+        json_readings: tuple[tuple[MetricSpec, Reading], ...],
     ) -> None:
         self.cycle_duration: Final = cycle_duration
         self.phase_duration: Final = phase_duration
         self.order_latency: Final = order_latency
         self.scrape_time: Final = scrape_time
+        #: The rows ``/metrics.json`` carries as read (those with ``json``), with their readings.
+        self.json_readings: Final = json_readings
 
 
 class DirectFamily:
@@ -80,75 +90,66 @@ class DirectFamily:
         self.samples: Final = samples
 
 
-def _one(value: float | None) -> list[Sample]:
-    return [] if value is None else [((), value)]
+class ComputedValues:
+    """The core's values worked out when scraped (:class:`~trader_telemetry.catalogue.Computed`):
+    ages from the clock, the health service's statuses, the build version, the library's own
+    counts. A labelled one returns a dict of its own (never one the library keeps writing)."""
 
+    def __init__(
+        self,
+        state: RecordedState,
+        clock: Clock,
+        monitor: SelfMonitor,
+        version: str,
+        health: Callable[[], Mapping[str, float]],
+    ) -> None:
+        self._state = state
+        self._clock = clock
+        self._monitor = monitor
+        self._version = version
+        self._health = health
 
-def _by_key(values: dict[str, float] | dict[str, int]) -> list[Sample]:
-    return [((key,), value) for key, value in values.copy().items()]
+    def __call__(self, kind: Computed) -> Reading:  # noqa: PLR0911 - one return per kind
+        """The reading of ``kind``."""
+        s, clock, monitor = self._state, self._clock, self._monitor
+        match kind:
+            case Computed.ACCOUNT_AGE:
+                return self._account_age
+            case Computed.LAST_CYCLE_AGE:
+                return self._last_cycle_age
+            case Computed.CYCLE_IN_PROGRESS:
+                return self._in_progress
+            case Computed.LAST_CYCLE_MS:
+                return self._last_cycle_ms
+            case Computed.MARK_STALENESS:
+                return lambda: s.staleness(clock.monotonic())
+            case Computed.BUILD_INFO:
+                return lambda: {self._version: 1}
+            case Computed.HEALTH:
+                return self._health
+            case Computed.TELEMETRY_ERRORS:
+                return monitor.errors.copy  # dict.copy is atomic: safe against the counting
+            case Computed.REJECTED_VALUES:
+                return monitor.rejected.copy
+            case _:  # pragma: no cover - the type checker sees every member above
+                assert_never(kind)
 
+    def _account_age(self) -> float | None:
+        at = self._state.account.recorded_monotonic
+        return None if at is None else max(0.0, self._clock.monotonic() - at)
 
-def _by_keys(values: dict[tuple[str, ...], int]) -> list[Sample]:
-    return list(values.copy().items())
-
-
-def _producers(
-    state: RecordedState,
-    clock: Clock,
-    monitor: SelfMonitor,
-    version: str,
-    health: Producer,
-) -> dict[str, Producer]:
-    """spec name -> function producing that metric's series now."""
-    s = state
-
-    def account_age() -> list[Sample]:
-        at = s.account.recorded_monotonic
-        return [] if at is None else [((), max(0.0, clock.monotonic() - at))]
-
-    def last_cycle_age() -> list[Sample]:
+    def _last_cycle_age(self) -> float:
+        s = self._state
         since = s.last_cycle_end if s.last_cycle_end is not None else s.started_monotonic
-        return [((), max(0.0, clock.monotonic() - since))]
+        return max(0.0, self._clock.monotonic() - since)
 
-    def in_progress() -> list[Sample]:
-        start = s.oldest_running_start()
-        return [((), 0.0 if start is None else max(0.0, clock.monotonic() - start))]
+    def _in_progress(self) -> float:
+        start = self._state.oldest_running_start()
+        return 0.0 if start is None else max(0.0, self._clock.monotonic() - start)
 
-    def latency_ms() -> list[Sample]:
-        last = s.last_cycle_seconds
-        return [] if last is None else [((), last * 1000.0)]
-
-    return {
-        "equity": lambda: _one(s.account.equity),
-        "total_pnl_usd": lambda: _one(s.account.total),
-        "realized_pnl_usd": lambda: _one(s.account.realized_pnl),
-        "unrealized_pnl_usd": lambda: _one(s.account.unrealized_pnl),
-        "funding_pnl_usd": lambda: _one(s.account.funding_pnl),
-        "exposure_usd": lambda: _by_key(s.exposure),
-        "telemetry_account_age_seconds": account_age,
-        "cycle_latency_ms": latency_ms,
-        "cycles_total": lambda: _by_key(s.cycle_counts()),
-        "cycle_errors_total": lambda: _by_key(s.cycle_errors),
-        "last_cycle_age_seconds": last_cycle_age,
-        "cycle_in_progress_seconds": in_progress,
-        "risk_daily_loss": lambda: _one(s.daily_loss),
-        "risk_daily_loss_limit": lambda: _one(s.daily_loss_limit),
-        "circuit_breaker_triggered": lambda: [((), 1 if s.breaker_triggered else 0)],
-        "circuit_breaker_trips_total": lambda: _by_key(s.breaker_trips),
-        "market_data_staleness_seconds": lambda: _by_key(s.staleness(clock.monotonic())),
-        "websocket_reconnects_total": lambda: _by_key(s.ws_reconnects),
-        "stale_marks_total": lambda: _by_key(s.stale_marks),
-        "orders_submitted_total": lambda: _by_keys(s.orders),
-        "fills_total": lambda: _by_keys(s.fills),
-        "orders_rejected_total": lambda: _by_keys(s.rejections),
-        "telemetry_errors_total": lambda: _by_key(monitor.errors),
-        "telemetry_rejected_values_total": lambda: _by_key(monitor.rejected),
-        "build_info": lambda: [((version,), 1)],
-        "health_status": health,
-        "slow_cycle_traces_total": lambda: _by_key(s.kept_traces),
-        "telemetry_dropped_spans_total": lambda: _by_key(s.dropped_spans),
-        "telemetry_dropped_events_total": lambda: _by_key(s.dropped_events),
-    }
+    def _last_cycle_ms(self) -> float | None:
+        last = self._state.last_cycle_seconds
+        return None if last is None else last * 1000.0
 
 
 # The components whose observable metrics the core itself produces.
@@ -174,11 +175,18 @@ class ScrapeTimeMetrics:
     ) -> None:
         self._namespace = namespace
         self._monitor = monitor
-        self._specs = [
-            (spec, producers[spec.name])
+        rows = [
+            spec
             for spec in (CATALOGUE if specs is None else specs)
             if spec.component in components and spec.observable
         ]
+        missing = [spec.name for spec in rows if spec.name not in producers]
+        if missing:
+            raise ConfigurationError(
+                f"catalogue rows {missing} have no producer: give each a read= or computed= "
+                "(or, outside the core, a producer)"
+            )
+        self._specs = [(spec, producers[spec.name]) for spec in rows]
         # The hot path's histograms: declared (HELP and TYPE) from the first scrape, before
         # their first sample; their samples come through OTel.
         self._declared = [
@@ -283,10 +291,26 @@ def create_instruments(
     clock: Clock,
     monitor: SelfMonitor,
     version: str,
-    health: Producer = list,
+    health: Callable[[], Mapping[str, float]] = dict,
 ) -> Instruments:
-    """Create every core instrument of the catalogue on ``meter``."""
-    producers = _producers(state, clock, monitor, version, health)
+    """Create every core instrument of the catalogue on ``meter``; each scrape-time row is read
+    where it says (:mod:`.row_values`).
+
+    Raises:
+        ConfigurationError: a row says neither where its value is kept nor how it is computed,
+            or names a path the recorded state does not have.
+    """
+    computed = ComputedValues(state, clock, monitor, version, health)
+    readings = {
+        spec.name: reading(spec, state, computed)
+        for spec in CATALOGUE
+        if spec.component in _SCRAPE_TIME_COMPONENTS and spec.observable
+    }
+    producers = {
+        spec.name: producer(spec, readings[spec.name])
+        for spec in CATALOGUE
+        if spec.name in readings
+    }
     scrape_time = ScrapeTimeMetrics(namespace, monitor, producers)
     scrape_time.register(meter)
     histograms: dict[str, Histogram] = {}
@@ -303,6 +327,11 @@ def create_instruments(
         phase_duration=histograms["cycle_phase_duration_seconds"],
         order_latency=histograms["order_latency_seconds"],
         scrape_time=scrape_time,
+        json_readings=tuple(
+            (spec, readings[spec.name])
+            for spec in CATALOGUE
+            if spec.json is not None and spec.name in readings
+        ),
     )
 
 

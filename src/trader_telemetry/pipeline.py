@@ -4,7 +4,7 @@ created from the catalogue."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
@@ -41,7 +41,7 @@ class MetricPipeline:
         monitor: SelfMonitor,
         meter_provider: ApiMeterProvider | None = None,
         *,
-        health: Callable[[], list[tuple[tuple[str, ...], float]]] = list,
+        health: Callable[[], Mapping[str, float]] = dict,
     ) -> None:
         if meter_provider is not None and not isinstance(meter_provider, MeterProvider):
             raise ConfigurationError(

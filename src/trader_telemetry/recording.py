@@ -464,6 +464,16 @@ class Recorder:
             )
         return limiter
 
+    def _record_gauge(self, name: str, value: float) -> None:
+        """Store the plain gauge ``name`` (a catalogue row with ``read="gauges.<name>"``): a
+        value that is not a finite number is rejected and the previous one stays."""
+        try:
+            checked = self._check.number(name, value)
+            if checked is not None:
+                self._state.gauges[name] = checked
+        except Exception as exc:  # noqa: BLE001
+            self._monitor.fault(name, exc)
+
     def _count1(self, metric: str, label: str, counter: dict[str, int], value: str) -> None:
         try:
             self._state.bump(counter, self._limiter(metric, label).admit(value))

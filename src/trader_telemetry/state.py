@@ -118,6 +118,7 @@ class RecordedState:
         "error_cycles",
         "exposure",
         "fills",
+        "gauges",
         "kept_traces",
         "last_cycle_end",
         "last_cycle_seconds",
@@ -170,6 +171,10 @@ class RecordedState:
         #: Events lost before reaching events.jsonl, by reason.
         self.dropped_events: dict[str, int] = {}
         self.dropped_spans: dict[str, int] = {}
+        #: Plain gauges without a field of their own, by catalogue row name (a row reads one
+        #: with ``read="gauges.<its name>"``; its recording call stores it with
+        #: ``Recorder._record_gauge``).
+        self.gauges: dict[str, float] = {}
 
     def bump(self, counter: dict[K, int], key: K) -> None:
         """Add one to ``counter[key]`` (thread-safe, lock-free: see :meth:`add`)."""

@@ -115,7 +115,7 @@ class Telemetry(Recorder):
         )
         self._liveness = Liveness(self._state, cfg.clock, cfg.thresholds)
         self._pipeline = MetricPipeline(
-            cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_samples
+            cfg, self._state, self._monitor, meter_provider, health=self._health.gauge_values
         )
         #: The Prometheus reader (see :mod:`trader_telemetry.readers`).
         self.reader = self._pipeline.reader
@@ -272,7 +272,13 @@ class Telemetry(Recorder):
         self._run_refresh_hooks()
         from .exposition.snapshot import build_snapshot  # noqa: PLC0415 - cached after once
 
-        document = build_snapshot(self._state, self.config, self._monitor, self.clock)
+        document = build_snapshot(
+            self._state,
+            self.config,
+            self._monitor,
+            self.clock,
+            self._pipeline.instruments.json_readings,
+        )
         report = self._health.report()[0]
         document["health"] = {
             "status": report.status.value,

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..catalogue import Component
+from ..catalogue import Component, specs_of
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError, NotReadyError
 from ..events.reader import ReadStats
 from ..events.snapshot_reader import load_metrics_snapshot
 from ..events.sqlite_source import DatabaseBusyError, EventsDatabase, is_sqlite
+from ..row_values import producers
 from ..telemetry import Telemetry
 from .breaker import DEFAULT_HOLD_SECONDS, BreakerReplay
 from .feed import TRADE_FILL_WAIT_SECONDS, TelemetryFeed
@@ -47,7 +48,6 @@ _LINE_PROBLEMS = {
     "oversized_line": "oversized_line",
     "duplicates": "duplicate_line",
 }
-Sample = tuple[tuple[str, ...], float]
 #: Rows of an events.db read per refresh step (about 8 MB of rows).
 DB_ROWS_PER_STEP = 20_000
 #: Distinct unknown event types counted by name in the read-errors metric; more share one.
@@ -147,12 +147,12 @@ class FileExporter:
             breaker=BreakerReplay(self.telemetry, hold_seconds=breaker_hold_seconds),
             legacy=self.legacy,
         )
+        # The rows say where their values are kept: in this exporter, in the legacy figures.
         self.telemetry.observe_component(
-            Component.EXPORTER,
-            {"exporter_source_age_seconds": self._ages, "exporter_read_errors_total": self._errors},
+            Component.EXPORTER, producers(specs_of(Component.EXPORTER), self)
         )
         self.telemetry.observe_component(
-            Component.EXPORTER, self.legacy.producers(), specs=LEGACY_SPECS
+            Component.EXPORTER, producers(LEGACY_SPECS, self.legacy), specs=LEGACY_SPECS
         )
         self.telemetry.add_refresh_hook(self._refresh_before_scrape)
 
@@ -317,12 +317,14 @@ class FileExporter:
             logger.warning("%s: %s (counted in exporter_read_errors_total)", status.file, detail)
 
     # ------------------------------------------------------------------ exporter_* metrics
-    def _ages(self) -> list[Sample]:
+    def source_ages(self) -> dict[str, float]:
+        """Seconds since each file's last good content (``exporter_source_age_seconds``)."""
         now = self._clock.time()
-        return [((status.file,), status.age(now)) for status in self._statuses]
+        return {status.file: status.age(now) for status in self._statuses}
 
-    def _errors(self) -> list[Sample]:
-        return [sample for status in self._statuses for sample in status.error_samples()]
+    def read_errors(self) -> dict[tuple[str, ...], float]:
+        """Read errors by (file, reason) (``exporter_read_errors_total``)."""
+        return {key: count for status in self._statuses for key, count in status.error_samples()}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, interval: float = 5.0) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from ..catalogue import CATALOGUE
 from ..events import Event
 from ..events.gpt_trader import is_executed
 from ..events.reader import as_float
 from ..events.snapshot_reader import positions_by_symbol
+from ..row_values import json_at
 from ..telemetry import Telemetry
 from .breaker import BreakerReplay
 from .legacy_names import LegacyFigures
@@ -32,6 +34,14 @@ _REFUSED: Final = frozenset({"rejected", "blocked", "failed", "refused"})
 TRADE_FILL_WAIT_SECONDS: Final = 10.0
 _RECENT_ORDERS: Final = 10_000  # order ids remembered to pair attempts, trades and fills
 
+
+#: Plain gauges (a catalogue row kept in ``RecordedState.gauges``) with a place in
+#: ``metrics.json``: replayed from there as written, no code of their own here.
+_PLAIN_GAUGES: Final = tuple(
+    spec
+    for spec in CATALOGUE
+    if spec.json is not None and spec.read is not None and spec.read.startswith("gauges.")
+)
 
 _BREAKER_CLEARS: Final = frozenset({"circuit_breaker_reset", "circuit_breaker_cleared"})
 _BREAKER_KINDS: Final = frozenset({"circuit_breaker_triggered", *_BREAKER_CLEARS})
@@ -99,6 +109,7 @@ class TelemetryFeed:
         self._loss_at = float("-inf")
         self._cycle_at = float("-inf")
         self._mark_at: dict[str, float] = {}
+        self._gauge_at: dict[str, float] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], float], None]] = {
             "cycle": self._cycle,
             "cycle_metrics": self._cycle_row,
@@ -409,6 +420,16 @@ class TelemetryFeed:
             triggered = risk.get("circuit_breaker_triggered")
             if isinstance(triggered, bool):
                 self.breaker.state(triggered, _text(risk.get("circuit_breaker_reason")), at=at)
+        self._snapshot_gauges(document, at)
+
+    def _snapshot_gauges(self, document: dict[str, Any], at: float) -> None:
+        for spec in _PLAIN_GAUGES:
+            assert spec.json is not None  # noqa: S101 - _PLAIN_GAUGES' rows have one
+            value = as_float(json_at(document, spec.json))
+            if value is not None and at >= self._gauge_at.get(spec.name, float("-inf")):
+                self._gauge_at[spec.name] = at
+                # The row's own recording call may take more than the value; this stores it.
+                self.telemetry._record_gauge(spec.name, value)
 
     def _snapshot_account(self, account: object, at: float) -> None:
         if not isinstance(account, dict):

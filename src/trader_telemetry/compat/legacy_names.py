@@ -15,22 +15,43 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..catalogue import Component, MetricKind, MetricSpec
 from ..events.reader import as_float
+from ..row_values import json_at
 
 __all__ = ["LEGACY_SPECS", "LegacyFigures", "limit_remaining"]
 
 _G, _C = MetricKind.GAUGE, MetricKind.COUNTER
 
 
-def _spec(name: str, kind: MetricKind, unit: str, text: str, *labels: str) -> MetricSpec:
+def _spec(
+    name: str,
+    kind: MetricKind,
+    unit: str,
+    text: str,
+    *labels: str,
+    read: str | None = None,
+    json: str | None = None,
+) -> MetricSpec:
+    """A compatibility row: kept in :class:`LegacyFigures` at ``read`` (default: its name in
+    ``values``, or in ``counts`` for a counter); ``json``: where GPT-Trader's ``metrics.json``
+    and cycle rows carry it, when they carry it as is."""
     lint = _OLD_UNITS if name.endswith(("bytes", "gigabytes")) else None
+    if read is None:
+        read = f"{'counts' if kind is MetricKind.COUNTER else 'values'}.{name}"
     return MetricSpec(
-        name, kind, unit, text + _SUFFIX, labels, component=Component.EXPORTER, lint_exception=lint
+        name,
+        kind,
+        unit,
+        text + _SUFFIX,
+        labels,
+        component=Component.EXPORTER,
+        lint_exception=lint,
+        read=read,
+        json=json,
     )
 
 
@@ -50,42 +71,49 @@ LEGACY_SPECS: Final[tuple[MetricSpec, ...]] = (
         _G,
         "{order}",
         "Open orders in the bot's last cycle row or metrics.json.",
+        json="open_orders",
     ),
     _spec(
         "cpu_percent",
         _G,
         "{percent}",
         "The bot host's CPU percent, as the bot reported it.",
+        json="system.cpu_percent",
     ),
     _spec(
         "memory_percent",
         _G,
         "{percent}",
         "The bot host's memory percent, as the bot reported it.",
+        json="system.memory_percent",
     ),
     _spec(
         "disk_percent",
         _G,
         "{percent}",
         "The bot host's disk use percent, as the bot reported it.",
+        json="system.disk_percent",
     ),
     _spec(
         "disk_used_gigabytes",
         _G,
         "{GB}",
         "The bot host's disk use in GB, as the bot reported it.",
+        json="system.disk_used_gb",
     ),
     _spec(
         "network_sent_megabytes",
         _G,
         "{MB}",
         "MB sent by the bot host, as the bot reported it (a gauge: resets with the bot).",
+        json="system.network_sent_mb",
     ),
     _spec(
         "network_received_megabytes",
         _G,
         "{MB}",
         "MB received by the bot host, as the bot reported it (a gauge: resets with the bot).",
+        json="system.network_recv_mb",
     ),
     _spec(
         "fee_tier",
@@ -93,6 +121,7 @@ LEGACY_SPECS: Final[tuple[MetricSpec, ...]] = (
         "1",
         "The account's fee tier as a label; always 1.",
         "tier",
+        read="fee_tiers()",
     ),
     _spec(
         "account_limit_remaining",
@@ -112,6 +141,7 @@ LEGACY_SPECS: Final[tuple[MetricSpec, ...]] = (
         "{USD}",
         "Signed exposure per symbol in USD.",
         "symbol",
+        read="symbol_exposures()",
     ),
     _spec(
         "symbol_pnl_usd",
@@ -119,6 +149,7 @@ LEGACY_SPECS: Final[tuple[MetricSpec, ...]] = (
         "{USD}",
         "Realized + unrealized PnL per symbol from its latest pnl_update.",
         "symbol",
+        read="symbol_pnls()",
     ),
     _spec(
         "unfilled_orders_total",
@@ -140,15 +171,8 @@ LEGACY_SPECS: Final[tuple[MetricSpec, ...]] = (
     ),
 )
 
-Sample = tuple[tuple[str, ...], float]
-_SYSTEM: Final = (
-    ("cpu_percent", "cpu_percent"),
-    ("memory_percent", "memory_percent"),
-    ("disk_percent", "disk_percent"),
-    ("disk_used_gigabytes", "disk_used_gb"),
-    ("network_sent_megabytes", "network_sent_mb"),
-    ("network_received_megabytes", "network_recv_mb"),
-)
+#: The rows GPT-Trader's documents carry as they are (``open_orders``, ``system{...}``).
+_AS_WRITTEN: Final = tuple(spec for spec in LEGACY_SPECS if spec.json is not None)
 _LIMIT_KEYS: Final = ("remaining", "remaining_balance", "available", "max_order",
                       "available_trading_balance")  # fmt: skip
 
@@ -184,8 +208,8 @@ class LegacyFigures:
     Example:
         >>> figures = LegacyFigures()
         >>> figures.document({"open_orders": 2, "system": {"cpu_percent": 4.8}}, at=60.0)
-        >>> figures.producers()["open_orders"](), figures.producers()["cpu_percent"]()
-        ([((), 2.0)], [((), 4.8)])
+        >>> figures.values["open_orders"], figures.values["cpu_percent"]
+        (2.0, 4.8)
     """
 
     document_at: float = -math.inf
@@ -206,13 +230,10 @@ class LegacyFigures:
         if at < self.document_at:
             return
         values: dict[str, float] = {"metrics_timestamp_seconds": at}
-        if (orders := as_float(document.get("open_orders"))) is not None:
-            values["open_orders"] = orders
-        system = document.get("system")
-        if isinstance(system, dict):
-            for name, key in _SYSTEM:
-                if (value := as_float(system.get(key))) is not None:
-                    values[name] = value
+        for spec in _AS_WRITTEN:
+            assert spec.json is not None  # noqa: S101 - _AS_WRITTEN's rows have one
+            if (value := as_float(json_at(document, spec.json))) is not None:
+                values[spec.name] = value
         account = document.get("account_snapshot")
         tier = None
         if isinstance(account, dict):
@@ -227,40 +248,17 @@ class LegacyFigures:
             if tier is not None:
                 self.fee_tier = tier
 
-    def producers(self) -> dict[str, Callable[[], list[Sample]]]:
-        """Row name -> the function the scrape calls for its samples."""
-        out: dict[str, Callable[[], list[Sample]]] = {}
-        for spec in LEGACY_SPECS:
-            if spec.labels:
-                continue
-            if spec.kind is MetricKind.COUNTER:
-                out[spec.name] = self._counter(spec.name)
-            else:
-                out[spec.name] = self._value(spec.name)
-        out["fee_tier"] = self._fee_tier
-        out["symbol_exposure_usd"] = lambda: self._by_symbol(self.exposures)
-        out["symbol_pnl_usd"] = lambda: self._by_symbol(self.symbol_pnl)
-        return out
-
-    def _value(self, name: str) -> Callable[[], list[Sample]]:
-        def produce() -> list[Sample]:
-            with self.lock:
-                value = self.values.get(name)
-            return [] if value is None else [((), value)]
-
-        return produce
-
-    def _counter(self, name: str) -> Callable[[], list[Sample]]:
-        def produce() -> list[Sample]:
-            with self.lock:
-                return [((), float(self.counts.get(name, 0)))]
-
-        return produce
-
-    def _fee_tier(self) -> list[Sample]:
+    def fee_tiers(self) -> dict[str, float]:
+        """``fee_tier{tier}``: 1 for the account's tier, once known."""
         with self.lock:
-            return [] if self.fee_tier is None else [((self.fee_tier,), 1.0)]
+            return {} if self.fee_tier is None else {self.fee_tier: 1.0}
 
-    def _by_symbol(self, values: dict[str, float]) -> list[Sample]:
+    def symbol_exposures(self) -> dict[str, float]:
+        """``symbol_exposure_usd{symbol}``, by symbol in order."""
         with self.lock:
-            return [((symbol,), value) for symbol, value in sorted(values.items())]
+            return dict(sorted(self.exposures.items()))
+
+    def symbol_pnls(self) -> dict[str, float]:
+        """``symbol_pnl_usd{symbol}``, by symbol in order."""
+        with self.lock:
+            return dict(sorted(self.symbol_pnl.items()))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
+from ..catalogue import MetricSpec
 from ..clock import Clock, rfc3339
 from ..config import TelemetryConfig
+from ..row_values import Reading
 from ..selfmonitor import SelfMonitor
 from ..state import RecordedState
 from ..version import package_version
 
-__all__ = ["build_snapshot", "finite_json"]
+__all__ = ["build_snapshot", "finite_json", "row_values"]
 
 
 def _finite(value: object) -> bool:
@@ -54,15 +57,67 @@ def _ratio(loss: float | None, limit: float | None) -> float | None:
     return ratio if math.isfinite(ratio) else None
 
 
+#: The document's key order (docs/events.md). A key a new catalogue row adds (its ``json``) comes
+#: last in its section; a new section comes before ``health``.
+_ORDER: dict[str, tuple[str, ...]] = {
+    "account_snapshot": (
+        "equity", "total_pnl", "realized_pnl", "unrealized_pnl", "funding_pnl", "timestamp",
+        "age_seconds",
+    ),
+    "cycle_metrics": (
+        "count", "ok", "errors", "errors_by_type", "last_duration_seconds",
+        "last_cycle_age_seconds", "in_progress_seconds",
+    ),
+    "risk": (
+        "daily_loss", "daily_loss_limit", "daily_loss_ratio", "circuit_breaker_triggered",
+        "circuit_breaker_reason", "circuit_breaker_trips",
+    ),
+}  # fmt: skip
+
+
+def _ordered(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    order = _ORDER.get(section, ())
+    rank = {key: index for index, key in enumerate(order)}
+    return dict(sorted(values.items(), key=lambda item: rank.get(item[0], len(order))))
+
+
+def row_values(
+    readings: Iterable[tuple[MetricSpec, Reading]], monitor: SelfMonitor
+) -> dict[str, dict[str, Any]]:
+    """section -> key -> value of each row that names its place in the document (``json``),
+    read as the row says; a reading that fails is counted and reads None."""
+    sections: dict[str, dict[str, Any]] = {}
+    for spec, read in readings:
+        assert spec.json is not None  # noqa: S101 - the caller passes rows with a place
+        section, _, key = spec.json.rpartition(".")
+        try:
+            value = read()
+        except Exception as exc:  # noqa: BLE001 - the document is answered whatever one row does
+            monitor.fault(f"json_{spec.name}", exc)
+            value = None
+        sections.setdefault(section, {})[key] = value.copy() if isinstance(value, dict) else value
+    return sections
+
+
 def build_snapshot(
-    state: RecordedState, config: TelemetryConfig, monitor: SelfMonitor, clock: Clock
+    state: RecordedState,
+    config: TelemetryConfig,
+    monitor: SelfMonitor,
+    clock: Clock,
+    readings: Iterable[tuple[MetricSpec, Reading]] = (),
 ) -> dict[str, Any]:
-    """Everything a human or a file-reading tool needs, as one JSON-ready dict."""
+    """Everything a human or a file-reading tool needs, as one JSON-ready dict.
+
+    The values a catalogue row names a place for (its ``json``: the account figures and age,
+    cycle errors and ages, daily loss, the breaker, staleness, the library's own counts) come
+    from ``readings``, the same readings ``/metrics`` uses. Written here are the figures that
+    are no metric's value as read: the envelope, the cycle counts summed and split, the last
+    duration in seconds (the metric is in ms), the loss ratio, the breaker's reason, the
+    positions (three metrics joined by symbol, with prices) and the account's wall time.
+    """
     now = clock.monotonic()
     account = state.account
     counts = state.cycle_counts()
-    running = state.oldest_running_start()
-    since = state.last_cycle_end if state.last_cycle_end is not None else state.started_monotonic
     limit, loss = state.daily_loss_limit, state.daily_loss
     exposure = state.exposure.copy()
     staleness = state.staleness(now)
@@ -76,42 +131,35 @@ def build_snapshot(
         }
         for symbol in sorted(set(exposure) | set(staleness))
     }
-    return {
-        "timestamp": rfc3339(clock.time()),
-        "namespace": config.namespace,
-        "profile": config.profile,
-        "version": package_version(),
+    sections: dict[str, dict[str, Any]] = {
         "account_snapshot": {
-            "equity": account.equity,
-            "total_pnl": account.total,
-            "realized_pnl": account.realized_pnl,
-            "unrealized_pnl": account.unrealized_pnl,
-            "funding_pnl": account.funding_pnl,
             "timestamp": None if account.recorded_wall is None else rfc3339(account.recorded_wall),
-            "age_seconds": None
-            if account.recorded_monotonic is None
-            else max(0.0, now - account.recorded_monotonic),
         },
         "cycle_metrics": {
             "count": sum(counts.values()),
             "ok": counts["ok"],
             "errors": counts["error"],
-            "errors_by_type": dict(state.cycle_errors),
             "last_duration_seconds": state.last_cycle_seconds,
-            "last_cycle_age_seconds": max(0.0, now - since),
-            "in_progress_seconds": 0.0 if running is None else max(0.0, now - running),
         },
         "risk": {
-            "daily_loss": loss,
-            "daily_loss_limit": limit,
             "daily_loss_ratio": _ratio(loss, limit),
-            "circuit_breaker_triggered": state.breaker_triggered,
             "circuit_breaker_reason": state.breaker_reason,
-            "circuit_breaker_trips": dict(state.breaker_trips),
         },
-        "positions": positions,
-        "market_data": {"staleness_seconds": staleness},
-        "telemetry": {"errors": dict(monitor.errors), "rejected_values": dict(monitor.rejected)},
-        # Filled in by Telemetry.snapshot() from the (cached) health report.
-        "health": {"status": "unknown", "checks": {}},
+        "market_data": {},
+        "telemetry": {},
     }
+    for section, values in row_values(readings, monitor).items():
+        sections.setdefault(section, {}).update(values)
+    document: dict[str, Any] = {
+        "timestamp": rfc3339(clock.time()),
+        "namespace": config.namespace,
+        "profile": config.profile,
+        "version": package_version(),
+    }
+    for section, values in sections.items():
+        document[section] = _ordered(section, values)
+        if section == "risk":
+            document["positions"] = positions
+    # Filled in by Telemetry.snapshot() from the (cached) health report.
+    document["health"] = {"status": "unknown", "checks": {}}
+    return document

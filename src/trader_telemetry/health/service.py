@@ -105,14 +105,14 @@ class HealthService:
             code = 503
         return code, document(report, namespace, profile, age)
 
-    def gauge_samples(self) -> list[tuple[tuple[str, ...], float]]:
-        """``{ns}_health_status{check}`` series (checks in UNKNOWN are not exported)."""
+    def gauge_values(self) -> dict[str, float]:
+        """``{ns}_health_status{check}`` by check (checks in UNKNOWN are not exported)."""
         report, _ = self.report()
-        return [
-            ((result.name,), float(value))
+        return {
+            result.name: float(value)
             for result in report.results
             if (value := result.status.gauge_value) is not None
-        ]
+        }
 
     def _note_changes(self, report: HealthReport) -> None:
         for result in report.results:
