@@ -23,7 +23,7 @@ from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
 from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_rows
-from .tally import FIELDS_READ, Tally
+from .tally import CONVERTED_TYPES, Tally
 
 __all__ = [
     "CHUNKS_PER_WORKER",
@@ -147,7 +147,8 @@ def fold_chunk(
     stats = ReadStats()
     label = os.path.basename(chunk.path)
     lines = _lines(chunk, stats)
-    tally.fold_rows(parse_rows(lines, label=label, end=end, stats=stats, numbers_for=FIELDS_READ))
+    rows = parse_rows(lines, label=label, end=end, stats=stats, numbers_for=CONVERTED_TYPES)
+    tally.fold_rows(rows)
     return tally, stats
 
 

@@ -19,7 +19,7 @@ from ..config import Thresholds
 from ..events.gpt_trader import is_executed
 from ..events.reader import Event
 
-__all__ = ["FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
+__all__ = ["CONVERTED_TYPES", "FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
@@ -44,11 +44,14 @@ _OTHER_KINDS: Final = frozenset(
     | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES | _ORDER_TYPES | _REJECTION_TYPES
 )  # fmt: skip
 #: The event types whose fields the tally reads (before the window included); of the others it
-#: counts the events only, so the reader may leave their string numbers unconverted.
+#: counts the events only.
 FIELDS_READ: Final = frozenset({"cycle"}) | _FILL_TYPES | _ACCOUNT_TYPES | _OTHER_KINDS
-#: The fields of an executed ``trade`` that :meth:`Tally._fill` reads when no ``fill`` replaces
-#: it (kept alone: a day holds up to one such trade per order).
-_FILL_FIELDS: Final = ("realized_pnl", "pnl", "fee", "symbol")
+#: The types whose string numbers the reader converts for the tally (``numbers_for``): none.
+#: Every number the tally reads goes through :func:`as_number`, which reads a numeric string as
+#: the reader would, so converting the numbers it never reads (a trade's price) is saved.
+CONVERTED_TYPES: Final[frozenset[str]] = frozenset()
+#: ``trade`` statuses read as executed without a call (any other string goes to is_executed).
+_EXECUTED: Final = frozenset({"filled", "executed", "done"})
 
 
 def as_number(value: object) -> float | None:
@@ -215,6 +218,9 @@ class _Gaps:
         self.last = max(self.last, later.last)
 
 
+#: An executed trade's ``(realized_pnl, pnl, fee, symbol)``, as written (see Tally._fill).
+_FillValues = tuple[Any, Any, Any, Any]
+
 _STATUS_RANK: Final = {"healthy": 0.0, "unknown": 0.0, "degraded": 1.0, "unhealthy": 2.0}
 
 
@@ -258,8 +264,9 @@ class Tally:
     order_keys: set[str] = field(default_factory=set)
     orders_without_id: int = 0
     #: Executed ``trade`` events waiting for a ``fill`` of the same order (which replaces
-    #: them); those left at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
-    pending_trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: them), as the ``(realized_pnl, pnl, fee, symbol)`` that :meth:`_fill` reads; those left
+    #: at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
+    pending_trades: dict[str, _FillValues] = field(default_factory=dict)
     filled_orders: set[str] = field(default_factory=set)
     #: GPT-Trader's ``pnl_update`` is cumulative per symbol: the latest per symbol is the state.
     symbol_pnl: dict[str, tuple[datetime, float | None, float | None]] = field(default_factory=dict)
@@ -310,7 +317,7 @@ class Tally:
         yields them (the report's inner loop: kept flat, no :class:`Event` built per line)."""
         fill_types, account_types, read = _FILL_TYPES, _ACCOUNT_TYPES, FIELDS_READ
         cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
-        trade, symbol_pnl = self._trade, self.symbol_pnl
+        trade, symbol_pnl, order_filled = self._trade, self.symbol_pnl, self._order_filled
         start, before = self.start, self._before
         count = skipped = 0
         for moment, kind, fields in rows:
@@ -325,8 +332,10 @@ class Tally:
             elif kind == "cycle":
                 cycle(moment, fields)
             elif kind in fill_types:
-                self._order_filled(fields)
-                fill(fields)
+                if "order_id" in fields or "client_order_id" in fields:
+                    order_filled(fields)
+                get = fields.get
+                fill(get("realized_pnl"), get("pnl"), get("fee"), get("symbol"))
             elif kind in account_types:
                 account(moment, fields)
             elif kind == "trade":
@@ -468,16 +477,26 @@ class Tally:
     def _trade(self, fields: dict[str, Any]) -> None:
         """GPT-Trader's ``trade``: an order; a fill too when it executed and no ``fill`` event
         describes the same order (one execution is never counted twice)."""
-        self._order(fields)
-        if not is_executed(fields.get("status")):
+        get = fields.get
+        order_id, client_id = get("order_id"), get("client_order_id")
+        if order_id.__class__ is not str or not order_id:  # text(), inline: once per trade
+            order_id = text(order_id)
+        if client_id is not None:
+            client_id = text(client_id)
+        order = client_id or order_id
+        if order is None:
+            self.orders_without_id += 1
+        else:
+            self.order_keys.add(order)
+        status = get("status")
+        if not ((status.__class__ is str and status in _EXECUTED) or is_executed(status)):
             return  # open, rejected, cancelled...: an order, never a fill
-        key = text(fields.get("order_id")) or text(fields.get("client_order_id"))
+        values = (get("realized_pnl"), get("pnl"), get("fee"), get("symbol"))
+        key = order_id or client_id
         if key is None:
-            self._fill(fields)
+            self._fill(*values)
         elif key not in self.filled_orders:
-            self.pending_trades[key] = {
-                name: fields[name] for name in _FILL_FIELDS if name in fields
-            }
+            self.pending_trades[key] = values
 
     def _order_filled(self, fields: dict[str, Any]) -> None:
         """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
@@ -520,16 +539,14 @@ class Tally:
         seen[1] = min(seen[1], moment)
         seen[2] = max(seen[2], moment)
 
-    def _fill(self, fields: dict[str, Any]) -> None:
-        realized = fields.get("realized_pnl")
+    def _fill(self, realized: Any, pnl: Any, fee: Any, symbol: Any) -> None:
+        """A fill, from its ``realized_pnl``, ``pnl``, ``fee`` and ``symbol`` as written."""
         if realized.__class__ is not float or realized - realized != 0:
             realized = as_number(realized) if realized is not None else None
             if realized is None:
-                realized = as_number(fields.get("pnl")) or 0.0
-        fee = fields.get("fee")
+                realized = as_number(pnl) or 0.0
         if fee.__class__ is not float or fee - fee != 0:
             fee = (as_number(fee) or 0.0) if fee is not None else 0.0
-        symbol = fields.get("symbol")
         if symbol.__class__ is not str or not symbol:
             symbol = str(symbol or "unknown")
         per = self.symbols.get(symbol)
@@ -615,8 +632,8 @@ class Tally:
         window's start: a check unhealthy since 23:59 is unhealthy from 00:00, a loop whose last
         cycle ended at 23:59 has a heartbeat age running from that cycle.
         """
-        for fields in self.pending_trades.values():
-            self._fill(fields)
+        for values in self.pending_trades.values():
+            self._fill(*values)
         self.pending_trades.clear()
         start = self.start
         self.heartbeat.close(at, self.prior_cycle, start)
@@ -727,8 +744,8 @@ class Tally:
         for key in later.filled_orders:
             self.pending_trades.pop(key, None)
         self.pending_trades.update(
-            (key, fields)
-            for key, fields in later.pending_trades.items()
+            (key, values)
+            for key, values in later.pending_trades.items()
             if key not in self.filled_orders
         )
         self.filled_orders |= later.filled_orders
