@@ -211,7 +211,7 @@ def read_events(
         start: Keep events at or after this instant (a naive value is taken as UTC).
         end: Keep events before this instant (a naive value is taken as UTC).
         stats: Filled in while iterating (complete once the iterator is exhausted).
-        progress: Called with the bytes of this file read so far, after each 8 MiB block
+        progress: Called with the bytes of this file read so far, after each 1 MiB block
             (for a progress bar; None costs nothing).
         max_line_bytes: A longer line is skipped and counted (``stats.oversized_line``).
         numbers_for: Read string numbers as floats only in events of these types (None: in
@@ -263,7 +263,9 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-_BLOCK: Final = 8 * 1024 * 1024  # bytes read at a time
+# Bytes read at a time. 1 MiB, not more: a larger block's buffers are mapped afresh from the
+# system for each block (8 MiB cost about 0.2 s of page faults per 160 MB, and more cache misses).
+_BLOCK: Final = 1024 * 1024
 
 
 def bounded_lines(
