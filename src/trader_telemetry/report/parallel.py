@@ -265,6 +265,7 @@ def fold_chunks(
     back = len(chunks)  # chunks[back:] belong to the pool
     lines_before: dict[str, int] = {}
     done = 0
+    winding_down = False
     try:
         for front, chunk in enumerate(chunks):
             # Keep the pool fed: finished parts wait in ``in_flight`` for their turn to merge.
@@ -277,6 +278,11 @@ def fold_chunks(
                 in_flight[back] = pool.submit(
                     fold_chunk, chunks[back], start, end, tally.thresholds
                 )
+            if pool is not None and back - 1 <= front and not winding_down:
+                # Nothing more to submit: the workers exit once their parts are done, while
+                # this process reads and merges (the finally below then only joins them).
+                pool.shutdown(wait=False)
+                winding_down = True
             result = None
             future = in_flight.pop(front, None)
             if future is not None:  # the pool's: wait for it
