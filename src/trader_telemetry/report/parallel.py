@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,15 +176,6 @@ def _cut_points(total: int, workers: int, per_worker: int) -> list[int]:
     return sorted(set(front + back) - {0, total})
 
 
-def _lines(chunk: Chunk, stats: ReadStats) -> Iterator[bytes]:
-    """The lines of ``chunk`` (each with its newline), read in large blocks by the reader's
-    bounded splitter (a line over its maximum is skipped and counted, in bounded memory)."""
-    with open(chunk.path, "rb") as file:
-        file.seek(chunk.start)
-        remaining = None if chunk.end is None else chunk.end - chunk.start
-        yield from bounded_lines(cast("BinaryIO", _Range(file, remaining)), stats)
-
-
 class _Range:
     """The bytes of an open file from its position, at most ``remaining`` (None: to the end)."""
 
@@ -209,9 +200,14 @@ def fold_chunk(
     tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    lines = _lines(chunk, stats)
-    rows = parse_rows(lines, label=label, end=end, stats=stats, numbers_for=CONVERTED_TYPES)
-    tally.fold_rows(rows)
+    with open(chunk.path, "rb") as file:
+        file.seek(chunk.start)
+        remaining = None if chunk.end is None else chunk.end - chunk.start
+        # The range's lines, read in large blocks by the reader's bounded splitter (a line over
+        # its maximum is skipped and counted, in bounded memory), handed straight to the parser.
+        lines = bounded_lines(cast("BinaryIO", _Range(file, remaining)), stats)
+        rows = parse_rows(lines, label=label, end=end, stats=stats, numbers_for=CONVERTED_TYPES)
+        tally.fold_rows(rows)
     return tally, stats
 
 
