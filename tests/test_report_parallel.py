@@ -233,3 +233,18 @@ def test_parallel_equals_serial_with_trades_and_fills_in_different_ranges(
     assert split == serial
     assert 300 < serial["trades"]["total"] < 4000
     assert serial["operations"]["orders"] > 1000
+
+
+def test_a_worker_that_cannot_be_started_falls_back_in_process(
+    demo_events: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pool is created, but starting its process fails (fork or spawn refused, as when the
+    system is out of processes): the report is read here, whole."""
+
+    class NoProcesses(parallel_module.ProcessPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel_module, "ProcessPoolExecutor", NoProcesses)
+    assert report([demo_events], 2) == report([demo_events], 1)
+    assert "no worker processes" in caplog.text

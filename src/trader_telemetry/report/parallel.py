@@ -84,9 +84,18 @@ def start_method() -> str:
         >>> start_method() in ("fork", "spawn")
         True
     """
-    if sys.platform == "linux" and threading.active_count() == 1:
+    if sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1:
         return "fork"
     return "spawn"
+
+
+def _os_threads() -> int:
+    """Threads of this process as the kernel counts them (a C library's own threads included,
+    which ``threading`` does not see); 0 when it cannot tell."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 def plan_chunks(
@@ -270,10 +279,16 @@ def fold_chunks(
                 and back - 1 > front
                 and sum(not f.done() for f in in_flight.values()) < depth
             ):
+                try:
+                    in_flight[back - 1] = pool.submit(
+                        fold_chunk, chunks[back - 1], start, end, tally.thresholds
+                    )
+                except Exception as exc:  # noqa: BLE001 - e.g. no process could be started
+                    logger.warning("report: no worker processes (%r); reading in-process", exc)
+                    pool.shutdown(wait=False)
+                    pool = None
+                    break
                 back -= 1
-                in_flight[back] = pool.submit(
-                    fold_chunk, chunks[back], start, end, tally.thresholds
-                )
             if pool is not None and back - 1 <= front and not winding_down:
                 # Nothing more to submit: the workers exit once their parts are done, while
                 # this process reads and merges (the finally below then only joins them).
