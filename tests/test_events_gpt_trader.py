@@ -212,6 +212,13 @@ _PLAIN_LINES = [
      "time": "2026-11-30T00:00:09Z"},
     {"type": "fill", "time": None},
     {"type": "fill", "time": "not a time"},
+    {"type": "position", "symbol": "BTC-PERP", "quantity": "1", "size": "2",
+     "time": "2026-11-30T00:00:10Z"},
+    {"type": "position", "position": "flat", "time": "2026-11-30T00:00:11Z"},
+    {"type": 5, "symbol": "BTC-PERP", "time": "2026-11-30T00:00:12Z"},
+    {"type": "", "time": "2026-11-30T00:00:13Z"},
+    {"symbol": "BTC-PERP", "time": "2026-11-30T00:00:14Z"},
+    {"type": "trade", "event_type": "", "time": "2026-11-30T00:00:15Z"},
 ]  # fmt: skip
 
 
@@ -223,8 +230,8 @@ def test_plain_lines_read_as_the_general_normaliser_reads_them(line: dict[str, o
     got = list(parse_lines([json.dumps(line).encode() + b"\n"], label="t", stats=plain))
     want = list(parse_lines([json.dumps({"data": line}).encode() + b"\n"], label="t",
                             stats=wrapped))  # fmt: skip
-    assert [(e.timestamp, e.event_type, e.fields) for e in got] == [
-        (e.timestamp, e.event_type, e.fields) for e in want
+    assert [(e.timestamp, e.event_type, list(e.fields.items())) for e in got] == [
+        (e.timestamp, e.event_type, list(e.fields.items())) for e in want
     ]
     assert plain == wrapped
 

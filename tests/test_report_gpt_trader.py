@@ -161,3 +161,56 @@ def test_report_skips_an_oversized_line_and_reads_the_rest(tmp_path: Path, worke
     assert report["trades"]["total"] == 4000
     assert report["sources"]["skipped"]["oversized_line"] == 1
     assert report["sources"]["lines"] == 4001
+
+
+def _numbers_day(path: Path, *, as_text: bool) -> None:
+    """A GPT-Trader-shaped day whose numbers are JSON numbers or, as the old store wrote some,
+    strings; non-finite and unreadable strings are the same in both."""
+    n = str if as_text else float
+    lines: list[dict[str, Any]] = []
+    for i in range(60):
+        stamp = f"2026-11-30T{i // 6:02d}:{i % 6 * 7:02d}:00.250000+00:00"
+        symbol = ("BTC-PERP", "ETH-PERP")[i % 2]
+        lines += [
+            {"type": "trade", "order_id": f"t{i}", "symbol": symbol, "status": "filled",
+             "quantity": n(0.1), "price": n(100 + i), "realized_pnl": n(i % 7 - 3),
+             "fee": n(0.01 * i), "time": stamp},
+            {"type": "fill", "symbol": symbol, "quantity": n(0.1), "price": n(99.5),
+             "pnl": n(1.25 * (i % 5 - 2)), "fee": n(0.04), "time": stamp},
+            {"type": "pnl_update", "symbol": symbol, "realized_pnl": n(0.5 * i),
+             "unrealized_pnl": n(2.0 - i / 8), "time": stamp},
+            {"type": "cycle_metrics", "duration_seconds": n(0.01 * (i % 9 + 1)),
+             "equity": n(10_000 + 3.5 * i), "time": stamp},
+            {"type": "funding_payment", "symbol": symbol, "amount": n(-0.02 * i), "time": stamp},
+            {"type": "daily_loss", "loss": n(i * 1.5), "limit": n(100), "time": stamp},
+            {"type": "position", "symbol": symbol, "mark_price": n(100.5), "quantity": n(1.5),
+             "entry": n(100), "time": stamp},
+        ]  # fmt: skip
+    lines += [  # the same strings in both days: never numbers
+        {"type": "fill", "symbol": "BTC-PERP", "pnl": "NaN", "realized_pnl": "1e400",
+         "fee": "inf", "time": "2026-11-30T20:00:00+00:00"},
+        {"type": "trade", "order_id": "x", "symbol": "ETH-PERP", "status": "FILLED",
+         "pnl": "-Infinity", "fee": "n/a", "time": "2026-11-30T20:00:01+00:00"},
+        {"type": "funding_payment", "amount": "nan", "time": "2026-11-30T20:00:02+00:00"},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
+def test_string_numbers_read_as_the_same_numbers(tmp_path: Path) -> None:
+    """The reader leaves the report's string numbers as written (it reads them itself, only
+    those it uses): a day written with string numbers reports what the same day with JSON
+    numbers does."""
+    reports = []
+    for as_text in (False, True):
+        events = tmp_path / f"events-{as_text}.jsonl"
+        _numbers_day(events, as_text=as_text)
+        report = compute_daily_report(
+            events_files=[events], metrics_file=None, day=DAY, now=NOW, workers=1
+        )
+        report["sources"]["events_files"] = []
+        reports.append(report)
+    numbers, strings = reports
+    assert strings == numbers
+    assert numbers["trades"]["total"] == 122  # 61 trades without a fill event, 61 fills
+    assert numbers["operations"]["cycles"] == 60
+    assert numbers["pnl"]["funding"] == round(sum(-0.02 * i for i in range(60)), 2)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ import pytest
 import trader_telemetry as tt
 from trader_telemetry.report import compute_daily_report
 from trader_telemetry.report import parallel as parallel_module
-from trader_telemetry.report.parallel import plan_chunks
+from trader_telemetry.report.parallel import plan_chunks, start_method
 from trader_telemetry.simulation import run_demo
 
 DAY = date(2026, 11, 25)
@@ -110,29 +114,142 @@ def test_warning_line_numbers_are_the_files(demo_events: Path) -> None:
     assert json.loads(json.dumps(report([demo_events], 2)))  # JSON-ready
 
 
-def test_workers_that_cannot_start_leave_a_whole_report_and_no_thread_error(
-    demo_events: Path,
-) -> None:
-    """A script read from stdin cannot be re-imported by a spawned worker, so every worker dies
-    at start: the parts are read in-process, the report is whole, and the pool's own thread
-    does not fail (a cancelled future would make Python 3.11's broken pool raise there)."""
-    import subprocess
-    import sys
-
+def _run_script(events: Path, *, with_thread: bool) -> subprocess.CompletedProcess[str]:
+    """Report on ``events`` with 2 workers from a script read from stdin (which a spawned
+    worker cannot re-import), optionally while another thread runs."""
     script = (
+        "import threading\n"
         "from datetime import date\n"
         "from pathlib import Path\n"
         "from trader_telemetry.report import compute_daily_report\n"
-        f"report = compute_daily_report(events_files=[Path({str(demo_events)!r})], "
+        "stop = threading.Event()\n"
+        f"if {with_thread}:\n"
+        "    threading.Thread(target=stop.wait, daemon=True).start()\n"
+        f"report = compute_daily_report(events_files=[Path({str(events)!r})], "
         "metrics_file=None, day=date(2026, 11, 25), workers=2, parallel_min_bytes=0)\n"
+        "stop.set()\n"
         "print(report['operations']['cycles'])\n"
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
         check=False,
     )  # fmt: skip
+
+
+def test_workers_that_cannot_start_leave_a_whole_report_and_no_thread_error(
+    demo_events: Path,
+) -> None:
+    """With another thread running the workers are spawned, and a spawned worker cannot
+    re-import a script read from stdin, so every worker dies at start: the parts are read
+    in-process, the report is whole, and the pool's own thread does not fail (a cancelled future
+    would make Python 3.11's broken pool raise there)."""
+    result = _run_script(demo_events, with_thread=True)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
     assert "reading that part here" in result.stderr
     assert "Exception in thread" not in result.stderr
     assert "InvalidStateError" not in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_single_threaded_caller_forks_its_workers(demo_events: Path) -> None:
+    """Without other threads the workers are forked: they start at once, need not import the
+    caller's script (read from stdin here), and read their parts."""
+    result = _run_script(demo_events, with_thread=False)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
+    assert result.stderr == ""
+
+
+def test_start_method_spawns_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+    if sys.platform == "linux" and threading.active_count() == 1:
+        # The joined thread's kernel task may outlive join() for a moment: poll, with a deadline.
+        deadline = time.monotonic() + 10
+        while start_method() != "fork" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert start_method() == "fork"
+
+
+def test_ranges_shrink_toward_where_the_processes_meet(demo_events: Path) -> None:
+    size = demo_events.stat().st_size
+    chunks = plan_chunks([demo_events], 2, 0, per_worker=8)
+    assert chunks is not None
+    lengths = [(c.end if c.end is not None else size) - c.start for c in chunks]
+    assert sum(lengths) == size
+    middle = min(range(len(lengths)), key=lambda i: abs(chunks[i].start - size // 2))
+    assert lengths[0] > 4 * lengths[middle]
+    assert lengths[-1] > 4 * lengths[middle]
+    assert lengths[0] == max(lengths[: len(lengths) // 2])
+
+
+def _gpt_trader_orders_day(path: Path) -> None:
+    """Trades and fills linked by order ids across the whole day (a fill before or long after
+    its trade, a trade written twice, fills by client id), so many lie in different ranges."""
+    rng = random.Random(7)
+    lines = []
+    for i in range(4000):
+        stamp = f"2026-11-25T{i // 180:02d}:{i // 3 % 60:02d}:{i % 60:02d}.{i:06d}+00:00"
+        symbol = ("BTC-PERP", "ETH-PERP", "SOL-PERP")[i % 3]
+        order = f"o{rng.randrange(1500)}"
+        kind = rng.randrange(6)
+        if kind == 0:
+            line = {"type": "trade", "order_id": order, "symbol": symbol, "status": "filled",
+                    "realized_pnl": round(rng.uniform(-9, 9), 2), "fee": "0.05"}  # fmt: skip
+        elif kind == 1:
+            line = {"type": "trade", "client_order_id": f"c{order}", "symbol": symbol,
+                    "status": rng.choice(["filled", "open", "FILLED"]), "pnl": "1.5"}  # fmt: skip
+        elif kind == 2:
+            name = rng.choice(["order_id", "client_order_id"])
+            line = {"type": "fill", name: order if name == "order_id" else f"c{order}",
+                    "symbol": symbol, "pnl": round(rng.uniform(-5, 5), 2), "fee": 0.04}  # fmt: skip
+        elif kind == 3:
+            line = {"type": "fill", "symbol": symbol, "pnl": round(rng.uniform(-5, 5), 2)}
+        elif kind == 4:
+            line = {"type": "position", "symbol": symbol, "quantity": "1.5", "mark_price": "9"}
+        else:
+            line = {"type": "pnl_update", "symbol": symbol, "realized_pnl": 0.0,
+                    "unrealized_pnl": round(rng.uniform(-5, 5), 2)}  # fmt: skip
+        lines.append(json.dumps({**line, "time": stamp}) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_equals_serial_with_trades_and_fills_in_different_ranges(
+    tmp_path: Path, workers: int
+) -> None:
+    events = tmp_path / "events.jsonl"
+    _gpt_trader_orders_day(events)
+    chunks = plan_chunks([events], workers, 0, per_worker=8)
+    assert chunks is not None
+    assert len(chunks) > 10
+    serial = report([events], 1)
+    split = compute_daily_report(
+        events_files=[events], metrics_file=None, day=DAY, now=NOW, workers=workers,
+        parallel_min_bytes=0,
+    )  # fmt: skip
+    assert split == serial
+    assert 300 < serial["trades"]["total"] < 4000
+    assert serial["operations"]["orders"] > 1000
+
+
+def test_a_worker_that_cannot_be_started_falls_back_in_process(
+    demo_events: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pool is created, but starting its process fails (fork or spawn refused, as when the
+    system is out of processes): the report is read here, whole."""
+
+    class NoProcesses(parallel_module.ProcessPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel_module, "ProcessPoolExecutor", NoProcesses)
+    assert report([demo_events], 2) == report([demo_events], 1)
+    assert "no worker processes" in caplog.text

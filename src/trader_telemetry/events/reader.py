@@ -211,7 +211,7 @@ def read_events(
         start: Keep events at or after this instant (a naive value is taken as UTC).
         end: Keep events before this instant (a naive value is taken as UTC).
         stats: Filled in while iterating (complete once the iterator is exhausted).
-        progress: Called with the bytes of this file read so far, after each 8 MiB block
+        progress: Called with the bytes of this file read so far, after each 1 MiB block
             (for a progress bar; None costs nothing).
         max_line_bytes: A longer line is skipped and counted (``stats.oversized_line``).
         numbers_for: Read string numbers as floats only in events of these types (None: in
@@ -263,7 +263,9 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-_BLOCK: Final = 8 * 1024 * 1024  # bytes read at a time
+# Bytes read at a time. 1 MiB, not more: a larger block's buffers are mapped afresh from the
+# system for each block (8 MiB cost about 0.2 s of page faults per 160 MB, and more cache misses).
+_BLOCK: Final = 1024 * 1024
 
 
 def bounded_lines(
@@ -500,6 +502,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                     )
                 continue
             legacy = extra_time = False
+            written = named = _MISSING
             stamp = obj.pop("timestamp", _MISSING)
             kind = obj.pop("event_type", _MISSING)
             if (
@@ -512,23 +515,30 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 pass  # plainly our own format
             elif (
                 stamp is _MISSING
-                and "time" in obj
+                and (written := obj.pop("time", _MISSING)) is not _MISSING
                 and "data" not in obj
                 and (
                     (kind.__class__ is str and kind)
                     if kind is not _MISSING
-                    else ((named := obj.get("type")).__class__ is str and named)
+                    else ((named := obj.pop("type", _MISSING)).__class__ is str and named)
                 )
             ):
                 # GPT-Trader's plain line (``type`` or ``event_type``, ``time``, no wrapper):
-                # what :func:`_legacy` does with such a line, without its calls.
+                # what :func:`_legacy` does with such a line, without its calls. The keys
+                # popped on the way are put back when it is not one (_legacy pops them too).
                 legacy = True
-                stamp = written = obj.pop("time")
+                stamp = written
                 if kind is _MISSING:
-                    kind = obj.pop("type")
+                    kind = named
                 elif "type" in obj and (obj["type"] == "metric" or obj["type"] == kind):
                     del obj["type"]  # GPT-Trader's category, or the same type written twice
-                if kind in _NESTED:
+                if kind in _NESTED and (
+                    # A flat position with its ``quantity`` (most of GPT-Trader's) is read as is:
+                    # what unnest() would do with it, without the call.
+                    kind != "position"
+                    or "position" in obj
+                    or ("quantity" not in obj and "size" in obj)
+                ):
                     kind, obj = unnest(kind, obj)
                     inner = obj.pop("timestamp", None)  # a nested payload's own time wins
                     if inner is not None:
@@ -547,6 +557,10 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                     obj["timestamp"] = stamp
                 if kind is not _MISSING:
                     obj["event_type"] = kind
+                if written is not _MISSING:
+                    obj["time"] = written
+                if named is not _MISSING:
+                    obj["type"] = named
                 stamp, kind, obj, extra_time = _legacy(obj)
                 if stamp is None:
                     stats.missing_timestamp += 1

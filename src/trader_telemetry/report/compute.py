@@ -33,7 +33,7 @@ from .parallel import (
     plan_chunks,
 )
 from .pnl import mark_to_market, rounded
-from .tally import FIELDS_READ, Tally
+from .tally import CONVERTED_TYPES, Tally
 
 __all__ = [
     "DRAWDOWN_DEFINITION",
@@ -87,7 +87,7 @@ def _fold_serially(  # noqa: PLR0917 - the parts of one loop, named
                     end=window[1],
                     stats=stats,
                     progress=None if progress is None else _offset(progress, done),
-                    numbers_for=FIELDS_READ,
+                    numbers_for=CONVERTED_TYPES,
                 )
             )
             done += path.stat().st_size

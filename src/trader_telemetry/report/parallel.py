@@ -3,18 +3,22 @@ range in its own process, and merge the tallies in file order.
 
 The report is bound by parsing JSON in one Python thread (about 0.7 M lines/s with orjson); a
 second core nearly halves the wall time of a large day. Small inputs stay in-process: starting a
-worker costs about a quarter of a second (it imports the package). Any failure of the worker pool
-(no ``fork``/``spawn`` allowed, a worker killed) falls back to reading in-process, so the report
-never depends on it.
+worker costs a few milliseconds when this process can fork, a quarter of a second or more when it
+must spawn one (the worker imports the package and the caller's main module). Any failure of the
+worker pool (no ``fork``/``spawn`` allowed, a worker killed) falls back to reading in-process, so
+the report never depends on it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterator
+import sys
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +27,7 @@ from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
 from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_rows
-from .tally import FIELDS_READ, Tally
+from .tally import CONVERTED_TYPES, Tally
 
 __all__ = [
     "CHUNKS_PER_WORKER",
@@ -32,6 +36,7 @@ __all__ = [
     "default_workers",
     "fold_chunks",
     "plan_chunks",
+    "start_method",
 ]
 
 logger = logging.getLogger("trader_telemetry")
@@ -69,17 +74,46 @@ def default_workers() -> int:
     return max(1, min(cores, 4))
 
 
+def start_method() -> str:
+    """How to start the workers: ``fork`` on Linux when this process runs no other thread (a
+    worker is ready in milliseconds and imports nothing), else ``spawn`` (forking a process
+    whose other threads may hold a lock copies the lock held; macOS forbids fork with some
+    system libraries).
+
+    Example:
+        >>> start_method() in ("fork", "spawn")
+        True
+    """
+    if sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _os_threads() -> int:
+    """Threads of this process as the kernel counts them (a C library's own threads included,
+    which ``threading`` does not see); 0 when it cannot tell."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
 def plan_chunks(
     files: list[Path], workers: int, min_bytes: int, per_worker: int = 1
 ) -> list[Chunk] | None:
-    """Line-aligned ranges of about ``total / (workers * per_worker)`` bytes, or None to read
-    serially.
+    """Line-aligned ranges covering ``files``, or None to read serially.
+
+    This process reads from the front and the workers from the back (see :func:`fold_chunks`),
+    so they meet about ``total / workers`` bytes in. The ranges shrink toward that point, each
+    about 0.7 times the one before it, down to ``total / (workers * per_worker * 4)``: the first
+    ones are large (few parts to merge), the last either side waits for are short. A file
+    boundary is always a cut.
 
     Args:
         files: The event files in reading order (missing ones are left to the caller).
         workers: Processes available, the calling one included.
         min_bytes: Below this total the split is not worth a process start.
-        per_worker: Ranges per process (several balance the load, see :func:`fold_chunks`).
+        per_worker: About half the ranges per process (1: one range per process).
     """
     sizes = []
     for path in files:
@@ -90,15 +124,17 @@ def plan_chunks(
     total = sum(size for _, size in sizes)
     if workers < 2 or total < min_bytes:
         return None
-    target = total / (workers * per_worker)
+    cuts = _cut_points(total, workers, per_worker)
     chunks: list[Chunk] = []
+    offset = 0
     for path, size in sizes:
-        pieces = max(1, round(size / target))
+        inside = [cut - offset for cut in cuts if offset < cut < offset + size]
+        offset += size
         starts = [0]
         try:
             with path.open("rb") as file:
-                for i in range(1, pieces):
-                    file.seek(size * i // pieces - 1)
+                for point in inside:
+                    file.seek(point - 1)
                     # To the start of the next line, reading at most a line's maximum: a split
                     # point inside an oversized line is dropped (never read whole).
                     file.readline(MAX_LINE_BYTES + 1)
@@ -113,13 +149,40 @@ def plan_chunks(
     return chunks if len(chunks) > 1 else None
 
 
-def _lines(chunk: Chunk, stats: ReadStats) -> Iterator[bytes]:
-    """The lines of ``chunk`` (each with its newline), read in large blocks by the reader's
-    bounded splitter (a line over its maximum is skipped and counted, in bounded memory)."""
-    with open(chunk.path, "rb") as file:
-        file.seek(chunk.start)
-        remaining = None if chunk.end is None else chunk.end - chunk.start
-        yield from bounded_lines(cast("BinaryIO", _Range(file, remaining)), stats)
+#: Each range is about this fraction of the one before it, toward the meeting point.
+_SHRINK: Final = 0.7
+
+
+def _cut_points(total: int, workers: int, per_worker: int) -> list[int]:
+    """Byte offsets (into all the files end to end) where ranges begin, the first excluded.
+
+    Example:
+        >>> _cut_points(100, 2, 1)  # one range each side of the meeting point
+        [50]
+        >>> _cut_points(1000, 2, 2)  # 500 either side, down to 1000 / 16
+        [150, 255, 329, 391, 453, 500, 547, 609, 671, 745, 850]
+    """
+    if per_worker <= 1:
+        return [total * i // workers for i in range(1, workers)]
+    meet = total // workers
+    smallest = max(1, total // (workers * per_worker * 4))
+
+    def pieces(length: int) -> list[int]:
+        """Sizes covering ``length``, the largest first, shrinking toward its far end."""
+        out: list[int] = []
+        left, size = length, length * (1 - _SHRINK)
+        while left > 0:
+            piece = min(left, max(smallest, round(size)))
+            if left - piece < smallest // 2:  # no sliver at the end
+                piece = left
+            out.append(piece)
+            left -= piece
+            size *= _SHRINK
+        return out
+
+    front = list(itertools.accumulate(pieces(meet)))  # ends of the front ranges
+    back = [total - end for end in itertools.accumulate(pieces(total - meet))]
+    return sorted(set(front + back) - {0, total})
 
 
 class _Range:
@@ -146,8 +209,14 @@ def fold_chunk(
     tally = Tally(thresholds, start=start)
     stats = ReadStats()
     label = os.path.basename(chunk.path)
-    lines = _lines(chunk, stats)
-    tally.fold_rows(parse_rows(lines, label=label, end=end, stats=stats, numbers_for=FIELDS_READ))
+    with open(chunk.path, "rb") as file:
+        file.seek(chunk.start)
+        remaining = None if chunk.end is None else chunk.end - chunk.start
+        # The range's lines, read in large blocks by the reader's bounded splitter (a line over
+        # its maximum is skipped and counted, in bounded memory), handed straight to the parser.
+        lines = bounded_lines(cast("BinaryIO", _Range(file, remaining)), stats)
+        rows = parse_rows(lines, label=label, end=end, stats=stats, numbers_for=CONVERTED_TYPES)
+        tally.fold_rows(rows)
     return tally, stats
 
 
@@ -182,12 +251,13 @@ def fold_chunks(
 
     A pool of ``workers - 1`` processes takes chunks from the back (two per process in flight,
     so none waits for the next) while this process takes them from the front, until they meet:
-    both cores stay busy to the end whatever the worker's start-up costs (a spawn imports the
-    package) or the machine's load; plan several chunks per worker for the meeting point to fall
-    anywhere. Nothing submitted is ever cancelled (a cancelled future trips Python 3.11's pool
-    if it breaks later); a part whose worker failed is read here.
+    both cores stay busy to the end whatever the worker's start-up costs (a spawned worker
+    imports the package, a forked one nothing: see :func:`start_method`) or the machine's load;
+    :func:`plan_chunks` makes the chunks where they meet short, so neither waits long. Nothing
+    submitted is ever cancelled (a cancelled future trips Python 3.11's pool if it breaks
+    later); a part whose worker failed is read here.
     """
-    context = multiprocessing.get_context("spawn")  # no fork: the caller may have threads
+    context = multiprocessing.get_context(start_method())
     try:
         pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=max(1, workers - 1), mp_context=context
@@ -200,6 +270,7 @@ def fold_chunks(
     back = len(chunks)  # chunks[back:] belong to the pool
     lines_before: dict[str, int] = {}
     done = 0
+    winding_down = False
     try:
         for front, chunk in enumerate(chunks):
             # Keep the pool fed: finished parts wait in ``in_flight`` for their turn to merge.
@@ -208,10 +279,21 @@ def fold_chunks(
                 and back - 1 > front
                 and sum(not f.done() for f in in_flight.values()) < depth
             ):
+                try:
+                    in_flight[back - 1] = pool.submit(
+                        fold_chunk, chunks[back - 1], start, end, tally.thresholds
+                    )
+                except Exception as exc:  # noqa: BLE001 - e.g. no process could be started
+                    logger.warning("report: no worker processes (%r); reading in-process", exc)
+                    pool.shutdown(wait=False)
+                    pool = None
+                    break
                 back -= 1
-                in_flight[back] = pool.submit(
-                    fold_chunk, chunks[back], start, end, tally.thresholds
-                )
+            if pool is not None and back - 1 <= front and not winding_down:
+                # Nothing more to submit: the workers exit once their parts are done, while
+                # this process reads and merges (the finally below then only joins them).
+                pool.shutdown(wait=False)
+                winding_down = True
             result = None
             future = in_flight.pop(front, None)
             if future is not None:  # the pool's: wait for it

@@ -18,8 +18,9 @@ from typing import Any, Final
 from ..config import Thresholds
 from ..events.gpt_trader import is_executed
 from ..events.reader import Event
+from .levels import Gaps, Steps
 
-__all__ = ["FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
+__all__ = ["CONVERTED_TYPES", "FIELDS_READ", "SLOWEST_CYCLES", "Tally", "as_number", "text"]
 
 SLOWEST_CYCLES: Final = 5
 
@@ -44,11 +45,14 @@ _OTHER_KINDS: Final = frozenset(
     | _BREAKER_TYPES | _STALE_TYPES | _RECONNECT_TYPES | _ORDER_TYPES | _REJECTION_TYPES
 )  # fmt: skip
 #: The event types whose fields the tally reads (before the window included); of the others it
-#: counts the events only, so the reader may leave their string numbers unconverted.
+#: counts the events only.
 FIELDS_READ: Final = frozenset({"cycle"}) | _FILL_TYPES | _ACCOUNT_TYPES | _OTHER_KINDS
-#: The fields of an executed ``trade`` that :meth:`Tally._fill` reads when no ``fill`` replaces
-#: it (kept alone: a day holds up to one such trade per order).
-_FILL_FIELDS: Final = ("realized_pnl", "pnl", "fee", "symbol")
+#: The types whose string numbers the reader converts for the tally (``numbers_for``): none.
+#: Every number the tally reads goes through :func:`as_number`, which reads a numeric string as
+#: the reader would, so converting the numbers it never reads (a trade's price) is saved.
+CONVERTED_TYPES: Final[frozenset[str]] = frozenset()
+#: ``trade`` statuses read as executed without a call (any other string goes to is_executed).
+_EXECUTED: Final = frozenset({"filled", "executed", "done"})
 
 
 def as_number(value: object) -> float | None:
@@ -80,140 +84,8 @@ class _SymbolTally:
     closing: int = 0
 
 
-@dataclass
-class _Steps:
-    """Time a step function spends at or above levels (daily-loss ratio, a health status).
-
-    Each observation holds until the next one; the last holds until the report's close.
-    """
-
-    levels: tuple[float, ...]
-    seconds: list[float] = field(default_factory=list)
-    entries: list[int] = field(default_factory=list)
-    first: tuple[datetime, float] | None = None
-    last: tuple[datetime, float] | None = None
-
-    def __post_init__(self) -> None:
-        self.seconds = [0.0] * len(self.levels)
-        self.entries = [0] * len(self.levels)
-
-    def observe(self, moment: datetime, value: float) -> None:
-        before = self.last
-        if before is not None and moment < before[0]:
-            return  # out of order (interleaved files): the step function is kept as first seen
-        if self.first is None:
-            self.first = (moment, value)
-        self._hold(moment)
-        for i, level in enumerate(self.levels):
-            if value >= level and (before is None or before[1] < level):
-                self.entries[i] += 1
-        self.last = (moment, value)
-
-    def _hold(self, until: datetime) -> None:
-        if self.last is None:
-            return
-        since, value = self.last
-        held = max(0.0, (until - since).total_seconds())
-        for i, level in enumerate(self.levels):
-            if value >= level:
-                self.seconds[i] += held
-
-    def close(
-        self, at: datetime, carried: float | None = None, start: datetime | None = None
-    ) -> None:
-        """Hold the last value until ``at``; ``carried``: the value in force at ``start`` (the
-        last one seen before the window), which then counts from ``start``."""
-        if carried is not None and start is not None and at > start:
-            opening = _Steps(self.levels)
-            opening.observe(start, carried)
-            opening.merge(self)
-            self.seconds, self.entries = opening.seconds, opening.entries
-            self.first, self.last = opening.first, opening.last
-        if self.last is not None and at > self.last[0]:
-            self._hold(at)
-            self.last = (at, self.last[1])
-
-    def merge(self, later: _Steps) -> None:
-        """Append the observations of the stretch that follows this one."""
-        if later.first is None:
-            return
-        if self.last is None:
-            self.seconds, self.entries = list(later.seconds), list(later.entries)
-            self.first, self.last = later.first, later.last
-            return
-        self._hold(later.first[0])  # this stretch's last value holds until the next one's first
-        for i, level in enumerate(self.levels):
-            carried = later.first[1] >= level and self.last[1] >= level  # not a new entry
-            self.entries[i] += later.entries[i] - carried
-            self.seconds[i] += later.seconds[i]
-        self.last = later.last
-
-
-@dataclass
-class _Gaps:
-    """Time an age (since the last cycle, since the last account snapshot) spent above levels.
-
-    Between two events ``gap`` seconds apart the age climbs from 0 to ``gap``, so it is above a
-    level ``L`` for ``gap - L`` seconds; the last event's age runs on to the report's close.
-    """
-
-    levels: tuple[float, ...]
-    seconds: list[float] = field(default_factory=list)
-    entries: list[int] = field(default_factory=list)
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def __post_init__(self) -> None:
-        self.seconds = [0.0] * len(self.levels)
-        self.entries = [0] * len(self.levels)
-
-    def observe(self, moment: datetime) -> None:
-        last = self.last
-        if last is None or moment > last:
-            if last is not None:
-                self._gap((moment - last).total_seconds())
-            else:
-                self.first = moment
-            self.last = moment
-
-    def _gap(self, gap: float) -> None:
-        if gap > self.levels[0]:  # levels ascend: most gaps stop here
-            for i, level in enumerate(self.levels):
-                if gap > level:
-                    self.seconds[i] += gap - level
-                    self.entries[i] += 1
-
-    def close(
-        self, at: datetime, carried: datetime | None = None, start: datetime | None = None
-    ) -> None:
-        """Run the last age on to ``at``. ``carried``: the last event before the window, whose
-        age counts from ``start`` until the window's first event (or ``at``)."""
-        if carried is not None and start is not None:
-            until = self.first if self.first is not None else at
-            for i, level in enumerate(self.levels):
-                above = (until - max(carried + timedelta(seconds=level), start)).total_seconds()
-                if above > 0:
-                    self.seconds[i] += above
-                    self.entries[i] += 1
-        if self.last is not None and at > self.last:
-            self._gap((at - self.last).total_seconds())
-            self.last = at
-
-    def merge(self, later: _Gaps) -> None:
-        """Append the events of the stretch that follows this one."""
-        if later.first is None or later.last is None:
-            return
-        if self.last is None:
-            self.seconds, self.entries = list(later.seconds), list(later.entries)
-            self.first, self.last = later.first, later.last
-            return
-        if later.first > self.last:
-            self._gap((later.first - self.last).total_seconds())
-        for i in range(len(self.levels)):
-            self.seconds[i] += later.seconds[i]
-            self.entries[i] += later.entries[i]
-        self.last = max(self.last, later.last)
-
+#: An executed trade's ``(realized_pnl, pnl, fee, symbol)``, as written (see Tally._fill).
+_FillValues = tuple[Any, Any, Any, Any]
 
 _STATUS_RANK: Final = {"healthy": 0.0, "unknown": 0.0, "degraded": 1.0, "unhealthy": 2.0}
 
@@ -258,8 +130,9 @@ class Tally:
     order_keys: set[str] = field(default_factory=set)
     orders_without_id: int = 0
     #: Executed ``trade`` events waiting for a ``fill`` of the same order (which replaces
-    #: them); those left at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
-    pending_trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: them), as the ``(realized_pnl, pnl, fee, symbol)`` that :meth:`_fill` reads; those left
+    #: at :meth:`close` count as fills. ``filled_orders``: order ids of fills.
+    pending_trades: dict[str, _FillValues] = field(default_factory=dict)
     filled_orders: set[str] = field(default_factory=set)
     #: GPT-Trader's ``pnl_update`` is cumulative per symbol: the latest per symbol is the state.
     symbol_pnl: dict[str, tuple[datetime, float | None, float | None]] = field(default_factory=dict)
@@ -288,18 +161,18 @@ class Tally:
     #: (symbol, last mark) -> when the stale incident ended (None: still stale), from the
     #: library's ``stale_mark`` / ``stale_mark_cleared`` events, before the window included.
     stale_spans: dict[tuple[str, datetime], datetime | None] = field(default_factory=dict)
-    heartbeat: _Gaps = field(init=False)
-    account_age: _Gaps = field(init=False)
-    loss_ratio: _Steps = field(init=False)
-    breaker: _Steps = field(init=False)
-    health: dict[str, _Steps] = field(default_factory=dict)
+    heartbeat: Gaps = field(init=False)
+    account_age: Gaps = field(init=False)
+    loss_ratio: Steps = field(init=False)
+    breaker: Steps = field(init=False)
+    health: dict[str, Steps] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         t = self.thresholds
-        self.heartbeat = _Gaps((t.heartbeat_warning_seconds, t.heartbeat_critical_seconds))
-        self.account_age = _Gaps((t.account_age_warning_seconds, t.account_age_critical_seconds))
-        self.loss_ratio = _Steps((t.daily_loss_warning_ratio, t.daily_loss_critical_ratio))
-        self.breaker = _Steps((1.0,))
+        self.heartbeat = Gaps((t.heartbeat_warning_seconds, t.heartbeat_critical_seconds))
+        self.account_age = Gaps((t.account_age_warning_seconds, t.account_age_critical_seconds))
+        self.loss_ratio = Steps((t.daily_loss_warning_ratio, t.daily_loss_critical_ratio))
+        self.breaker = Steps((1.0,))
 
     def fold(self, events: Iterable[Event]) -> None:
         """Fold a stream of events into the tally."""
@@ -310,7 +183,7 @@ class Tally:
         yields them (the report's inner loop: kept flat, no :class:`Event` built per line)."""
         fill_types, account_types, read = _FILL_TYPES, _ACCOUNT_TYPES, FIELDS_READ
         cycle, fill, account, other = self._cycle, self._fill, self._account, self._other
-        trade, symbol_pnl = self._trade, self.symbol_pnl
+        trade, symbol_pnl, order_filled = self._trade, self.symbol_pnl, self._order_filled
         start, before = self.start, self._before
         count = skipped = 0
         for moment, kind, fields in rows:
@@ -325,8 +198,10 @@ class Tally:
             elif kind == "cycle":
                 cycle(moment, fields)
             elif kind in fill_types:
-                self._order_filled(fields)
-                fill(fields)
+                if "order_id" in fields or "client_order_id" in fields:
+                    order_filled(fields)
+                get = fields.get
+                fill(get("realized_pnl"), get("pnl"), get("fee"), get("symbol"))
             elif kind in account_types:
                 account(moment, fields)
             elif kind == "trade":
@@ -448,7 +323,7 @@ class Tally:
             if isinstance(check, str) and status in _STATUS_RANK:
                 steps = self.health.get(check)
                 if steps is None:
-                    steps = self.health[check] = _Steps((1.0, 2.0))
+                    steps = self.health[check] = Steps((1.0, 2.0))
                 steps.observe(moment, _STATUS_RANK[status])
 
     def _trip(self, moment: datetime, fields: dict[str, Any]) -> None:
@@ -468,16 +343,26 @@ class Tally:
     def _trade(self, fields: dict[str, Any]) -> None:
         """GPT-Trader's ``trade``: an order; a fill too when it executed and no ``fill`` event
         describes the same order (one execution is never counted twice)."""
-        self._order(fields)
-        if not is_executed(fields.get("status")):
+        get = fields.get
+        order_id, client_id = get("order_id"), get("client_order_id")
+        if order_id.__class__ is not str or not order_id:  # text(), inline: once per trade
+            order_id = text(order_id)
+        if client_id is not None:
+            client_id = text(client_id)
+        order = client_id or order_id
+        if order is None:
+            self.orders_without_id += 1
+        else:
+            self.order_keys.add(order)
+        status = get("status")
+        if not ((status.__class__ is str and status in _EXECUTED) or is_executed(status)):
             return  # open, rejected, cancelled...: an order, never a fill
-        key = text(fields.get("order_id")) or text(fields.get("client_order_id"))
+        values = (get("realized_pnl"), get("pnl"), get("fee"), get("symbol"))
+        key = order_id or client_id
         if key is None:
-            self._fill(fields)
+            self._fill(*values)
         elif key not in self.filled_orders:
-            self.pending_trades[key] = {
-                name: fields[name] for name in _FILL_FIELDS if name in fields
-            }
+            self.pending_trades[key] = values
 
     def _order_filled(self, fields: dict[str, Any]) -> None:
         """A ``fill`` event: it replaces an executed ``trade`` of the same order."""
@@ -520,16 +405,14 @@ class Tally:
         seen[1] = min(seen[1], moment)
         seen[2] = max(seen[2], moment)
 
-    def _fill(self, fields: dict[str, Any]) -> None:
-        realized = fields.get("realized_pnl")
+    def _fill(self, realized: Any, pnl: Any, fee: Any, symbol: Any) -> None:
+        """A fill, from its ``realized_pnl``, ``pnl``, ``fee`` and ``symbol`` as written."""
         if realized.__class__ is not float or realized - realized != 0:
             realized = as_number(realized) if realized is not None else None
             if realized is None:
-                realized = as_number(fields.get("pnl")) or 0.0
-        fee = fields.get("fee")
+                realized = as_number(pnl) or 0.0
         if fee.__class__ is not float or fee - fee != 0:
             fee = (as_number(fee) or 0.0) if fee is not None else 0.0
-        symbol = fields.get("symbol")
         if symbol.__class__ is not str or not symbol:
             symbol = str(symbol or "unknown")
         per = self.symbols.get(symbol)
@@ -615,8 +498,8 @@ class Tally:
         window's start: a check unhealthy since 23:59 is unhealthy from 00:00, a loop whose last
         cycle ended at 23:59 has a heartbeat age running from that cycle.
         """
-        for fields in self.pending_trades.values():
-            self._fill(fields)
+        for values in self.pending_trades.values():
+            self._fill(*values)
         self.pending_trades.clear()
         start = self.start
         self.heartbeat.close(at, self.prior_cycle, start)
@@ -625,7 +508,7 @@ class Tally:
         self.breaker.close(at, _value(self.prior_breaker), start)
         for check in self.prior_health:
             if check not in self.health:
-                self.health[check] = _Steps((1.0, 2.0))
+                self.health[check] = Steps((1.0, 2.0))
         for check, steps in self.health.items():
             steps.close(at, _value(self.prior_health.get(check)), start)
 
@@ -727,8 +610,8 @@ class Tally:
         for key in later.filled_orders:
             self.pending_trades.pop(key, None)
         self.pending_trades.update(
-            (key, fields)
-            for key, fields in later.pending_trades.items()
+            (key, values)
+            for key, values in later.pending_trades.items()
             if key not in self.filled_orders
         )
         self.filled_orders |= later.filled_orders
