@@ -29,6 +29,27 @@ from ..prometheus_process import running_prometheus
 SCRAPE_INTERVAL = 0.5
 
 
+class ScriptedError(Exception):
+    """What a scripted cycle raises when told to fail (caught by :func:`scripted_cycle`)."""
+
+
+def scripted_cycle(bot: tt.Telemetry, after_marks: float, *, fail: bool = False) -> None:
+    """One cycle on the bot's ManualClock: a ``fetch_marks`` phase of 0.1 s that records two
+    marks, then ``after_marks`` seconds more; with ``fail``, the cycle raises ScriptedError."""
+    clock = bot.clock
+    assert isinstance(clock, tt.ManualClock)
+    try:
+        with bot.cycle_timer() as cycle:
+            with cycle.phase("fetch_marks"):
+                clock.advance(0.1)
+                bot.record_marks({"BTC-PERP": 97_000.0, "ETH-PERP": 3_400.0})
+            clock.advance(after_marks)
+            if fail:
+                raise ScriptedError
+    except ScriptedError:
+        pass
+
+
 class SwappableSource:
     """Serves whichever Telemetry the current test installed (nothing before the first)."""
 

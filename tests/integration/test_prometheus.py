@@ -11,13 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import trader_telemetry as tt
 
-from .conftest import Prometheus
+from .conftest import Prometheus, scripted_cycle
 
 NS = "coinbase_trader"
-
-
-class ScriptedError(Exception):
-    pass
 
 
 @pytest.fixture(params=["prometheus-2", "prometheus-3"])
@@ -43,16 +39,7 @@ def test_scripted_cycles_are_queryable(prom: Prometheus, bot: tt.Telemetry) -> N
     assert isinstance(clock, tt.ManualClock)
     # 10 cycles: durations 0.3, 0.6, ... 3.0 s; cycles 4 and 8 raise.
     for i in range(1, 11):
-        try:
-            with bot.cycle_timer() as cycle:
-                with cycle.phase("fetch_marks"):
-                    clock.advance(0.1)
-                    bot.record_marks({"BTC-PERP": 97_000.0, "ETH-PERP": 3_400.0})
-                clock.advance(0.3 * i - 0.1)
-                if i % 4 == 0:
-                    raise ScriptedError
-        except ScriptedError:
-            pass
+        scripted_cycle(bot, 0.3 * i - 0.1, fail=i % 4 == 0)
     bot.record_account(
         equity=101_000.0, realized_pnl=700.0, unrealized_pnl=320.0, funding_pnl=-20.0
     )

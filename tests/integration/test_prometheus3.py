@@ -25,14 +25,10 @@ from trader_telemetry.exposition import MetricsServer
 
 from ..go_tools import go_tool
 from ..prometheus_process import running_prometheus
-from .conftest import Prometheus, SwappableSource
+from .conftest import Prometheus, SwappableSource, scripted_cycle
 
 NS = "promthree"
 SCRAPE_JOB = "bot"  # the session Prometheus' scrape job; pushed series carry job=service.name
-
-
-class ScriptedError(Exception):
-    pass
 
 
 def otlp_name(name: str, unit: str, kind: MetricKind) -> str:
@@ -71,16 +67,7 @@ def play(bot: tt.Telemetry) -> None:
     clock = bot.clock
     assert isinstance(clock, tt.ManualClock)
     for i in range(1, 9):
-        try:
-            with bot.cycle_timer() as cycle:
-                with cycle.phase("fetch_marks"):
-                    clock.advance(0.1)
-                    bot.record_marks({"BTC-PERP": 97_000.0, "ETH-PERP": 3_400.0})
-                clock.advance(0.5 * i)
-                if i == 5:
-                    raise ScriptedError
-        except ScriptedError:
-            pass
+        scripted_cycle(bot, 0.5 * i, fail=i == 5)
     bot.record_account(equity=101_000.0, realized_pnl=700.0, unrealized_pnl=320.0)
     bot.record_exposures({"BTC-PERP": 9_700.0, "ETH-PERP": -3_400.0})
     bot.record_daily_loss(1_250.0, limit=1_500.0)
