@@ -20,7 +20,7 @@ from trader_telemetry.config import ServerLimits
 
 from .accounting import account
 from .conftest import RecordRow
-from .harness import BackgroundLoop, ledger_of, make_bot, run_loop
+from .harness import BackgroundLoop, ledger_of, make_bot, run_loop, wait_until
 from .summary import Verdict, exceptions_verdict, loop_verdict, lost_verdict
 
 MAX_CYCLE_COST = 0.25
@@ -290,15 +290,6 @@ def drain(sock: socket.socket, timeout: float = 3.0) -> bytes:
     except (TimeoutError, ConnectionResetError):
         pass
     return b"".join(chunks)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 MALFORMED = [

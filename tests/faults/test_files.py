@@ -30,6 +30,7 @@ from .harness import (
     make_bot,
     run_loop,
     silence_health,
+    wait_until,
 )
 from .summary import Verdict, exceptions_verdict, loop_verdict, lost_verdict
 
@@ -65,15 +66,6 @@ def parses(path: Path) -> bool:
     return True
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_events_directory_unwritable(
     tmp_path: Path, make_telemetry: Callable[..., tt.Telemetry], fault_row: RecordRow
 ) -> None:
@@ -90,7 +82,7 @@ def test_events_directory_unwritable(
 
     stats, bot = fault_then_recover(telemetry, recover)
     accounting = settle_events(telemetry, ledger_of(bot), data_dir)
-    snapshot_ok = wait_for(lambda: parses(data_dir / "metrics.json"))
+    snapshot_ok = wait_until(lambda: parses(data_dir / "metrics.json"), 3.0)
     row = fault_row(
         "events directory unwritable (ENOTDIR), then fixed",
         loop=loop_verdict(stats, min_cycles=100, max_cost=MAX_CYCLE_COST),
