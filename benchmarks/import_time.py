@@ -39,6 +39,7 @@ import compileall
 import importlib.util
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -164,10 +165,8 @@ def instructions(statement: str) -> int | None:
         capture_output=True,
         text=True,
     ).stderr
-    for line in err.splitlines():
-        if "I refs:" in line or "I   refs:" in line:
-            return int(line.rsplit(":", 1)[1].replace(",", "").strip())
-    return None
+    found = re.search(r"\bI\s+refs:\s*([\d,]+)", err)  # "==123== I   refs:  594,694,897"
+    return None if found is None else int(found.group(1).replace(",", ""))
 
 
 def medians_ms(samples: dict[str, list[float]]) -> dict[str, float]:
