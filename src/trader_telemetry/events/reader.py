@@ -543,13 +543,6 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                     inner = obj.pop("timestamp", None)  # a nested payload's own time wins
                     if inner is not None:
                         stamp, extra_time = inner, written is not None
-                if stamp is None:
-                    stats.missing_timestamp += 1
-                    if stats.missing_timestamp == 1:
-                        stats.warnings.append(
-                            f"lines without a timestamp skipped (first at line {number} of {label})"
-                        )
-                    continue
             else:
                 # Not plainly our own format: put the keys back and normalise the legacy shapes.
                 legacy = True
@@ -562,21 +555,21 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 if named is not _MISSING:
                     obj["type"] = named
                 stamp, kind, obj, extra_time = _legacy(obj)
-                if stamp is None:
-                    stats.missing_timestamp += 1
-                    if stats.missing_timestamp == 1:
-                        stats.warnings.append(
-                            f"lines without a timestamp skipped (first at line {number} of {label})"
-                        )
-                    continue
-                if kind is None:
-                    stats.missing_type += 1
-                    if stats.missing_type == 1:
-                        stats.warnings.append(
-                            "lines without an event type skipped "
-                            f"(first at line {number} of {label})"
-                        )
-                    continue
+            # Our own lines always have both; GPT-Trader's may lack either.
+            if stamp is None:
+                stats.missing_timestamp += 1
+                if stats.missing_timestamp == 1:
+                    stats.warnings.append(
+                        f"lines without a timestamp skipped (first at line {number} of {label})"
+                    )
+                continue
+            if kind is None:
+                stats.missing_type += 1
+                if stats.missing_type == 1:
+                    stats.warnings.append(
+                        f"lines without an event type skipped (first at line {number} of {label})"
+                    )
+                continue
             moment: datetime | None
             if stamp == last_text:
                 moment, naive = last_moment, last_naive
