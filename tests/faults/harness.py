@@ -15,6 +15,8 @@ import math
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -215,6 +217,16 @@ class TimedSleep:
 
     def reset(self) -> None:
         self._local.slept = 0.0
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """Status and body of a GET on the bot's endpoint (an error status is an answer too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:

@@ -22,7 +22,7 @@ from trader_telemetry.health import HealthCheckResult, HealthStatus
 
 from .accounting import account
 from .conftest import RecordRow
-from .harness import BackgroundLoop, ledger_of, make_bot
+from .harness import BackgroundLoop, http_get, ledger_of, make_bot
 from .summary import Verdict, exceptions_verdict, loop_verdict, lost_verdict
 
 MAX_CYCLE_COST = 0.25
@@ -223,15 +223,6 @@ def health_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith("trader-telemetry-health"))
 
 
-def get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code
-
-
 @pytest.fixture
 def hung() -> Iterator[Hung]:
     check = Hung()
@@ -257,7 +248,7 @@ def test_hung_health_check_under_a_probe_flood(
         assert loop.wait_cycles(20)
         started = time.monotonic()
         while time.monotonic() - started < 1.5:
-            codes.append(get_status(url))
+            codes.append(http_get(url)[0])
             most = max(most, health_threads() - before)
             time.sleep(0.025)
         assert loop.wait_cycles(20)

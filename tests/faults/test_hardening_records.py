@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,20 +22,19 @@ from trader_telemetry.events.reader import ReadStats, read_events
 
 from .accounting import account, event_counts, settle_events
 from .conftest import RecordRow
-from .harness import BackgroundLoop, inject, ledger_of, make_bot, run_loop, silence_health
+from .harness import (
+    BackgroundLoop,
+    http_get,
+    inject,
+    ledger_of,
+    make_bot,
+    run_loop,
+    silence_health,
+)
 from .summary import Verdict, exceptions_verdict, loop_verdict, lost_verdict
 
 MAX_CYCLE_COST = 0.25
 SECRET = "tok-4711"  # noqa: S105 - the secret the cases hunt for
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
 
 
 def base_url(telemetry: tt.Telemetry) -> str:
@@ -138,8 +135,8 @@ def test_lone_surrogates_in_labels(
     with BackgroundLoop(bot, pause=0.002) as loop:
         for _ in range(20):
             assert loop.wait_cycles(3)
-            answers.append(get(base + "/metrics"))
-            answers.append(get(base + "/metrics.json"))
+            answers.append(http_get(base + "/metrics"))
+            answers.append(http_get(base + "/metrics.json"))
     accounting = account(telemetry, ledger_of(bot))
     failed = [status for status, _ in answers if status != 200]
     bodies_ok = all(body.decode("utf-8") for _, body in answers)
@@ -207,7 +204,7 @@ def test_secrets_in_headers_urls_and_cookies(
         telemetry.health.register(LeakyCheck())
         ledger_of(bot).add("health_checks", "health")  # its first report is a health event
         base = base_url(telemetry)
-        answers = [get(base + route) for route in ("/metrics", "/metrics.json", "/health")]
+        answers = [http_get(base + route) for route in ("/metrics", "/metrics.json", "/health")]
         telemetry.health.unregister("venue_auth")
         assert loop.wait_cycles(20)
     accounting = settle_events(telemetry, ledger_of(bot), tmp_path)
@@ -262,7 +259,7 @@ def test_sums_that_overflow(
     with BackgroundLoop(bot, pause=0.002) as loop:
         for _ in range(15):
             assert loop.wait_cycles(3)
-            answers += [get(base + "/metrics.json"), get(base + "/health")]
+            answers += [http_get(base + "/metrics.json"), http_get(base + "/health")]
     overflow(0)  # leave the state overflowed for the last metrics.json
     accounting = account(telemetry, ledger_of(bot))
     bad = []

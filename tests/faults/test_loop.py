@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -23,6 +21,7 @@ from .harness import (
     Ledger,
     LedgerTelemetry,
     LoopStats,
+    http_get,
     inject,
     innermost_frame,
     ledger_of,
@@ -52,15 +51,6 @@ class Hanging:
         return HealthCheckResult(self.name, HealthStatus.HEALTHY, "late")
 
 
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
-
-
 def test_health_check_that_raises_and_one_that_hangs(
     make_telemetry: Callable[..., tt.Telemetry], fault_row: RecordRow
 ) -> None:
@@ -75,8 +65,8 @@ def test_health_check_that_raises_and_one_that_hangs(
     bot = make_bot(telemetry)
     try:
         with BackgroundLoop(bot, pause=0.002) as loop:
-            answers = [get(base + "/health") for _ in range(3)]
-            metrics = get(base + "/metrics")[1].decode()
+            answers = [http_get(base + "/health") for _ in range(3)]
+            metrics = http_get(base + "/metrics")[1].decode()
             assert loop.wait_cycles(20)
     finally:
         hanging.release.set()
