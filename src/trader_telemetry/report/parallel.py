@@ -269,6 +269,7 @@ def fold_chunks(
     in_flight: dict[int, Future[tuple[Tally, ReadStats]]] = {}
     back = len(chunks)  # chunks[back:] belong to the pool
     lines_before: dict[str, int] = {}
+    managers: list[threading.Thread] = []  # the pool's thread, once let go: joined at the end
     done = 0
     winding_down = False
     try:
@@ -285,14 +286,14 @@ def fold_chunks(
                     )
                 except Exception as exc:  # noqa: BLE001 - e.g. no process could be started
                     logger.warning("report: no worker processes (%r); reading in-process", exc)
-                    pool.shutdown(wait=False)
+                    _let_go(pool, managers)
                     pool = None
                     break
                 back -= 1
             if pool is not None and back - 1 <= front and not winding_down:
                 # Nothing more to submit: the workers exit once their parts are done, while
                 # this process reads and merges (the finally below then only joins them).
-                pool.shutdown(wait=False)
+                _let_go(pool, managers)
                 winding_down = True
             result = None
             future = in_flight.pop(front, None)
@@ -314,6 +315,22 @@ def fold_chunks(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        for manager in managers:
+            manager.join()
+
+
+def _let_go(pool: ProcessPoolExecutor, managers: list[threading.Thread]) -> None:
+    """Shut ``pool`` down without waiting, keeping its manager thread in ``managers`` to join.
+
+    ``shutdown(wait=False)`` forgets that thread, and a later ``shutdown(wait=True)`` then joins
+    nothing. Left running when the caller's process exits, the thread races Python 3.11's exit
+    hook, which writes to the wake-up pipe the thread is closing ("Exception ignored ... Bad
+    file descriptor"); joined here, it is gone before the report returns.
+    """
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if isinstance(manager, threading.Thread):
+        managers.append(manager)
+    pool.shutdown(wait=False)
 
 
 def _chunk_bytes(chunk: Chunk) -> int:
