@@ -14,15 +14,7 @@ import pytest
 
 from trader_telemetry.cli import main
 
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trader_telemetry", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from .cli_process import run_cli
 
 
 def test_demo_runs_n_cycles_and_exits_cleanly() -> None:

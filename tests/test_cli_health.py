@@ -17,6 +17,8 @@ import pytest
 from trader_telemetry.cli import main
 from trader_telemetry.health.probe import health_url, render_text
 
+from .cli_process import run_cli
+
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -337,19 +339,9 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert "http://127.0.0.1:9000/health" in out
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trader_telemetry", "health", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_console_command_exit_code_end_to_end(server: CannedServer) -> None:
     server.answer({**DEGRADED, "status": "unhealthy"}, 503)
-    result = run_cli("--url", f"{server.base_url}/metrics", "--format", "json")
+    result = run_cli("health", "--url", f"{server.base_url}/metrics", "--format", "json")
     assert result.returncode == 2, result.stderr
     assert json.loads(result.stdout)["status"] == "unhealthy"
     assert result.stderr == ""

@@ -5,8 +5,6 @@ halted on its daily-loss limit is not ready but live: nothing restarts it. Real 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +13,8 @@ from typing import Any
 import pytest
 
 import trader_telemetry as tt
+
+from .cli_process import run_cli
 
 
 @pytest.fixture
@@ -82,16 +82,6 @@ def test_hung_cycle_is_not_live_though_the_last_one_was_recent(
     assert get(bot, "/livez")[0] == 200  # the cycle ended: the loop is back
 
 
-def run_health(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trader_telemetry", "health", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_health_live_command_exits_0_for_a_loss_halted_bot(
     bot: tt.Telemetry, clock: tt.ManualClock
 ) -> None:
@@ -99,12 +89,12 @@ def test_health_live_command_exits_0_for_a_loss_halted_bot(
     bot.record_daily_loss(1_600.0, limit=1_500.0)
     base = bot.metrics_url
     assert base is not None
-    assert run_health("--url", base).returncode == 2  # readiness: unhealthy
-    live = run_health("--live", "--url", base)
+    assert run_cli("health", "--url", base).returncode == 2  # readiness: unhealthy
+    live = run_cli("health", "--live", "--url", base)
     assert live.returncode == 0, live.stderr
     assert "loop_heartbeat" in live.stdout
     clock.advance(11.0)
-    assert run_health("--live", "--url", base).returncode == 2  # the loop is dead
+    assert run_cli("health", "--live", "--url", base).returncode == 2  # the loop is dead
 
 
 @pytest.mark.parametrize(
@@ -112,11 +102,5 @@ def test_health_live_command_exits_0_for_a_loss_halted_bot(
     [["helth"], ["health", "--bogus"], ["health", "--timeout", "soon"], ["report", "--nope"], []],
 )
 def test_usage_errors_exit_64_never_a_probe_code(argv: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "trader_telemetry", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(*argv)
     assert result.returncode == 64, (result.returncode, result.stderr)

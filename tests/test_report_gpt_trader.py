@@ -4,14 +4,13 @@ figures, each equal to what the test computes from the raw rows (tests/gpt_trade
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_process import run_cli
 from tests.gpt_trader_day import copy_day, expected_figures
 from trader_telemetry.config import Thresholds
 from trader_telemetry.events.reader import Event
@@ -90,11 +89,10 @@ def test_cli_reads_events_db_and_recognises_sqlite_given_as_events_file(
     head, _, want = day
     outputs = []
     for flag in ("--events-db", "--events-file"):
-        done = subprocess.run(
-            [sys.executable, "-m", "trader_telemetry", "report", "daily", "--date",
-             "2026-11-30", flag, str(head / "events.db"), "--metrics-file",
-             str(head / "metrics.json"), "--format", "json", "--no-save"],
-            capture_output=True, text=True, check=False, timeout=120,
+        done = run_cli(
+            "report", "daily", "--date", "2026-11-30", flag, str(head / "events.db"),
+            "--metrics-file", str(head / "metrics.json"), "--format", "json", "--no-save",
+            timeout=120,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         outputs.append(json.loads(done.stdout))

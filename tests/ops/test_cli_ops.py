@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,13 @@ from trader_telemetry.config import Thresholds
 from trader_telemetry.ops.bundle import render_files
 from trader_telemetry.ops.options import OpsOptions
 
+from ..cli_process import run_cli
 from ..conftest import require_tool
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADER_TELEMETRY_", "OTEL_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "trader_telemetry", "ops", "render", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("ops", "render", *args, cwd=cwd, env=env)
 
 
 def tree(root: Path) -> dict[str, bytes]:
