@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import trader_telemetry as tt
@@ -90,7 +91,7 @@ def interrupt_mode(telemetry: tt.Telemetry) -> dict[str, Any]:
     attempted: Counter[str] = Counter()
     done: Counter[str] = Counter()
     interrupts = 0
-    calls = (
+    calls: tuple[tuple[str, Callable[[], object]], ...] = (
         ("orders", lambda: telemetry.record_order("KI-PERP", "buy")),
         ("rejections", lambda: telemetry.record_rejection("KI-PERP", "interrupt")),
         ("stale_marks", lambda: telemetry.record_stale_mark("KI-PERP")),

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import trader_telemetry as tt
 from trader_telemetry.events.reader import ReadStats, read_events
@@ -204,6 +205,17 @@ BOT_SCRIPT = textwrap.dedent(
 )
 
 
+def _follow(stream: IO[str], progress: list[list[int]]) -> threading.Thread:
+    """Start a thread appending each line of ``stream`` (integers) to ``progress``."""
+
+    def read() -> None:
+        progress.extend([int(x) for x in line.split()] for line in stream)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
 def test_sigkill_while_writing_metrics_json(tmp_path: Path, fault_row: RecordRow) -> None:
     """A bot process rewriting ``metrics.json`` every 10 ms is killed with SIGKILL. Every read
     of the file while it ran parsed, the file left behind parses, and so does every whole
@@ -225,15 +237,10 @@ def test_sigkill_while_writing_metrics_json(tmp_path: Path, fault_row: RecordRow
         ) as bot,
     ):
         try:
-            assert bot.stdout is not None
-            assert bot.stdout.readline().strip() == "ready", errors.read_text()[-2000:]
-            reader = threading.Thread(
-                target=lambda: progress.extend(
-                    [int(x) for x in line.split()] for line in bot.stdout
-                ),  # type: ignore[union-attr]
-                daemon=True,
-            )
-            reader.start()
+            stdout = bot.stdout
+            assert stdout is not None
+            assert stdout.readline().strip() == "ready", errors.read_text()[-2000:]
+            reader = _follow(stdout, progress)
             reads, bad, counts = 0, 0, []
             deadline = time.monotonic() + 0.8
             while time.monotonic() < deadline:

@@ -262,7 +262,7 @@ def test_sums_that_overflow(
             answers += [http_get(base + "/metrics.json"), http_get(base + "/health")]
     overflow(0)  # leave the state overflowed for the last metrics.json
     accounting = account(telemetry, ledger_of(bot))
-    bad = []
+    bad: list[str] = []
     for status, body in answers:
         try:
             json.loads(body, parse_constant=bad.append)
