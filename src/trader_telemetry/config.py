@@ -330,7 +330,7 @@ class TelemetryConfig:
     events_rotate_daily: bool = False
     events_max_bytes: int | None = None
     metrics_file_interval_seconds: float = 10.0
-    web_config: str | None = None
+    web_config: str | os.PathLike[str] | None = None
     health_without_auth: bool = False
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     server_limits: ServerLimits = field(default_factory=ServerLimits)

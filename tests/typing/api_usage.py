@@ -4,6 +4,7 @@ README example included, so a signature change that breaks users fails CI."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import assert_type
 
 import trader_telemetry as tt
@@ -88,6 +89,8 @@ config = tt.TelemetryConfig.from_env(
     port=0, thresholds=tt.Thresholds(expected_cycle_interval_seconds=2)
 )
 own = tt.Telemetry(config, clock=tt.ManualClock())
+# Paths as pathlib gives them, as well as strings.
+files = tt.TelemetryConfig(data_dir=Path("/var/lib/bot"), web_config=Path("/etc/bot/web.yml"))
 assert_type(own.render_metrics().body, bytes)
 own.shutdown(timeout=1.0)
 tt.shutdown()

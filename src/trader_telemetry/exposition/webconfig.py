@@ -179,7 +179,7 @@ class WebConfig:
         return "http" if self.tls is None else "https"
 
 
-def load_web_config(path: str | Path) -> WebConfig:
+def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
     """Read, check and prepare a web config file (TLS context loaded, bcrypt ready).
 
     Raises:
