@@ -48,7 +48,7 @@ def accounted(stats: ReadStats) -> int:
 
 
 def test_our_format_round_trip(tmp_path: Path) -> None:
-    written = [
+    written: list[dict[str, Any]] = [
         {"event_type": "cycle", "number": 7, "duration_seconds": 0.25, "outcome": "error",
          "error_type": "TimeoutError"},
         {"event_type": "order", "symbol": "BTC-PERP", "side": "buy"},

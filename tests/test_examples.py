@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -242,7 +243,9 @@ def test_own_providers_serve_the_bots_instruments_and_export_its_traces(run: Run
     run.value(f'trader_slow_cycle_traces_total{{{i},reason="error"}}', 1)  # cycle 8
 
     spans = run.receiver.wait_for_spans(3 * 4, timeout=10)  # cycle, 2 phases, the bot's span
-    cycles = {s.attributes["cycle.number"]: s for s in spans if s.name == "cycle"}
+    cycles: dict[Any, ReceivedSpan] = {
+        s.attributes["cycle.number"]: s for s in spans if s.name == "cycle"
+    }
     assert sorted(cycles) == [5, 8, 10]
     assert cycles[8].attributes["cycle.outcome"] == "error"
     for cycle in cycles.values():

@@ -33,7 +33,8 @@ def scrape(telemetry: tt.Telemetry, accept: str | None) -> str:
     assert telemetry.metrics_url is not None
     request = urllib.request.Request(telemetry.metrics_url, headers={"Accept": accept or "*/*"})
     with urllib.request.urlopen(request, timeout=5) as response:
-        return response.read().decode()
+        body: bytes = response.read()
+    return body.decode()
 
 
 def exemplar_trace(body: str) -> str | None:

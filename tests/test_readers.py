@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
@@ -117,7 +117,7 @@ def test_exemplars_carry_the_trace_of_the_cycle() -> None:
         body = telemetry.render_metrics(OPENMETRICS).body.decode()
         bucket = next(
             s
-            for f in parse_openmetrics(body)
+            for f in parse_openmetrics(body)  # type: ignore[no-untyped-call]
             if f.name == "ex_cycle_duration_seconds"
             for s in f.samples
             if s.name.endswith("_bucket") and s.labels["le"] == "4.0"
@@ -284,6 +284,7 @@ def test_scrape_time_metrics_skip_otel_aggregation_for_ours_only() -> None:
             for metric in sm.metrics
             if metric.name == "dx_exposure_usd"
             for point in metric.data.data_points
+            if isinstance(point, NumberDataPoint)
         ]
         assert [(dict(p.attributes or {}), p.value) for p in points] == [
             ({"symbol": "BTC-PERP"}, 42.0)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,7 @@ def test_a_worker_that_cannot_be_started_falls_back_in_process(
     """The pool is created, but starting its process fails (fork or spawn refused, as when the
     system is out of processes): the report is read here, whole."""
 
-    class NoProcesses(parallel_module.ProcessPoolExecutor):
+    class NoProcesses(ProcessPoolExecutor):
         def submit(self, *args: Any, **kwargs: Any) -> Any:
             raise OSError(11, "Resource temporarily unavailable")
 

@@ -109,9 +109,9 @@ def test_sample_ratio_sends_a_baseline_of_normal_cycles(
         assert telemetry._tracing is not None
         telemetry._tracing.processor.force_flush(5_000)
         kept = telemetry.render_metrics().body.decode()
-        count = int(
-            re.search(r'ot_slow_cycle_traces_total\{reason="sampled"\} (\d+)', kept).group(1)
-        )  # type: ignore[union-attr]
+        found = re.search(r'ot_slow_cycle_traces_total\{reason="sampled"\} (\d+)', kept)
+        assert found is not None, kept
+        count = int(found.group(1))
         assert 60 <= count <= 140
         assert len(http_receiver.wait_for_spans(count)) == count
     finally:

@@ -67,6 +67,16 @@ class SwappableSource:
     def snapshot(self) -> dict[str, Any]:
         return {} if self.current is None else self.current.snapshot()
 
+    def health_response(self) -> tuple[int, dict[str, Any]]:
+        if self.current is None:
+            return 503, {"status": "unhealthy", "checks": []}
+        return self.current.health_response()
+
+    def liveness_response(self) -> tuple[int, dict[str, Any]]:
+        if self.current is None:
+            return 503, {"status": "unhealthy", "checks": []}
+        return self.current.liveness_response()
+
 
 class Prometheus:
     """A running Prometheus and the helpers tests need."""

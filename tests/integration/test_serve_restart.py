@@ -81,7 +81,9 @@ def _status(url: str) -> int:
 def test_no_counter_goes_down_across_an_exporter_restart(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from file_exporter import gpt_trader_lines  # the benchmark's GPT-Trader-shaped lines
+        from file_exporter import (  # type: ignore[import-not-found]  # benchmarks/, on sys.path
+            gpt_trader_lines,  # the benchmark's GPT-Trader-shaped lines
+        )
     finally:
         sys.path.pop(0)
     events = tmp_path / "events.jsonl"

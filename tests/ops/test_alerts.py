@@ -154,7 +154,8 @@ def test_rendered_rules_pass_promtool_check_and_unit_tests(
 def test_rule_tests_fail_against_rules_with_another_threshold(
     tmp_path: Path, field: str, value: float, alert: str
 ) -> None:
-    broken = OpsOptions(thresholds=dataclasses.replace(Thresholds(), **{field: value}))
+    changed: dict[str, Any] = {field: value}
+    broken = OpsOptions(thresholds=dataclasses.replace(Thresholds(), **changed))
     directory = write(tmp_path, broken, tests=OpsOptions(), only=alert)
     result = promtool("test", "rules", "alerts_test.yml", cwd=directory)
     assert result.returncode != 0, result.stdout

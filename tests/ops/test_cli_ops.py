@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -81,7 +82,7 @@ def test_targets_file_gives_file_sd(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", ["toml", "json"])
 def test_thresholds_file_changes_the_rules(tmp_path: Path, suffix: str) -> None:
-    values = {"daily_loss_warning_ratio": 0.7, "staleness_critical_seconds": 45.0}
+    values: dict[str, Any] = {"daily_loss_warning_ratio": 0.7, "staleness_critical_seconds": 45.0}
     text = (
         json.dumps(values)
         if suffix == "json"

@@ -253,10 +253,10 @@ def test_keep_alive_and_pipelined_requests_work(telemetry: tt.Telemetry) -> None
         b"GET /metrics.json HTTP/1.1\r\nHost: x\r\n\r\n"
         b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    response = exchange(telemetry, two)
-    assert response.count(b"HTTP/1.1 ") == 2
-    assert b"HTTP/1.1 200 OK" in response
-    assert b"HTTP/1.1 404 Not Found" in response
+    answers = exchange(telemetry, two)
+    assert answers.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 200 OK" in answers
+    assert b"HTTP/1.1 404 Not Found" in answers
 
 
 class _Exploding:
@@ -271,8 +271,11 @@ class _Exploding:
     def health_response(self) -> tuple[int, dict[str, Any]]:
         raise KeyError("boom")
 
+    def liveness_response(self) -> tuple[int, dict[str, Any]]:
+        raise KeyError("boom")
 
-@pytest.mark.parametrize("route", ["/metrics", "/metrics.json", "/health"])
+
+@pytest.mark.parametrize("route", ["/metrics", "/metrics.json", "/health", "/livez"])
 def test_a_handler_exception_is_a_500_without_a_traceback(
     route: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -210,7 +210,7 @@ def test_the_librarys_logs_are_redacted(
     leaky: tt.Telemetry, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Exploding(dict[str, float]):
-        def items(self):  # type: ignore[no-untyped-def, override]
+        def items(self):  # type: ignore[no-untyped-def]
             raise RuntimeError("feed refused: password=hunter2")
 
     with caplog.at_level(logging.DEBUG, logger="trader_telemetry"):

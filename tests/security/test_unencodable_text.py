@@ -93,6 +93,9 @@ class _Broken:
     def health_response(self) -> tuple[int, dict[str, object]]:
         raise AssertionError("not scraped")
 
+    def liveness_response(self) -> tuple[int, dict[str, object]]:
+        raise AssertionError("not scraped")
+
 
 def test_a_failing_scrape_is_logged_once_a_minute_not_per_scrape(
     caplog: pytest.LogCaptureFixture,
