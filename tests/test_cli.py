@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,20 +29,59 @@ def test_demo_runs_n_cycles_and_exits_cleanly() -> None:
     assert "Traceback" not in result.stderr
 
 
+DEMO = [sys.executable, "-m", "trader_telemetry", "demo", "--port", "0", "--interval", "0.05"]
+DEMO += ["--namespace", "coinbase_trader", "--seed", "2"]
+
+
+@contextlib.contextmanager
+def sigint_in_children(disposition: Any) -> Iterator[None]:
+    """Start children with SIGINT ``disposition``: a caught signal is reset to the default at
+    exec (so Python installs its KeyboardInterrupt handler), an ignored one stays ignored.
+
+    The test runner may itself have been started with SIGINT ignored, as a shell starts its
+    background jobs: without this, children would inherit that.
+    """
+    previous = signal.signal(signal.SIGINT, disposition)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_demo_serves_live_metrics_and_stops_cleanly(stop: signal.Signals) -> None:
-    command = [sys.executable, "-m", "trader_telemetry", "demo", "--port", "0"]
-    command += ["--interval", "0.05", "--namespace", "coinbase_trader", "--seed", "2"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    ) as process:
-        stdout, stderr = _scrape_then_stop(process, stop)
+    with (
+        sigint_in_children(signal.default_int_handler),
+        subprocess.Popen(
+            DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        ) as process,
+    ):  # fmt: skip
+        first, stdout, stderr = _scrape_then_stop(process, stop)
+    assert "(Ctrl-C to stop)" in first
     assert process.returncode == 0, stderr
     assert "stopped" in stdout
     assert "Traceback" not in stderr
 
 
-def _scrape_then_stop(process: subprocess.Popen[str], stop: signal.Signals) -> tuple[str, str]:
+def test_demo_started_with_sigint_ignored_says_sigterm_stops_it() -> None:
+    """Started as a background job (SIGINT ignored), the demo does not promise Ctrl-C."""
+    with (
+        sigint_in_children(signal.SIG_IGN),
+        subprocess.Popen(
+            DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        ) as process,
+    ):  # fmt: skip
+        first, stdout, stderr = _scrape_then_stop(process, signal.SIGTERM)
+    assert "(SIGINT is ignored here: SIGTERM stops it)" in first
+    assert "Ctrl-C" not in first
+    assert process.returncode == 0, stderr
+    assert "stopped" in stdout
+
+
+def _scrape_then_stop(process: subprocess.Popen[str], stop: signal.Signals) -> tuple[str, str, str]:
+    """Scrape until the first cycle recorded, send ``stop``; the first line and the rest."""
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -54,7 +96,7 @@ def _scrape_then_stop(process: subprocess.Popen[str], stop: signal.Signals) -> t
             time.sleep(0.1)
         assert "coinbase_trader_equity " in body
         process.send_signal(stop)
-        return process.communicate(timeout=10)
+        return (line, *process.communicate(timeout=10))
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -35,7 +35,11 @@ def _command(args: argparse.Namespace) -> int:
     except (TelemetryError, ValueError) as exc:
         print(f"trader-telemetry demo: {exc}")
         return 2
-    print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} (Ctrl-C to stop)", flush=True)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: say what stops the demo there instead of promising Ctrl-C.
+    ctrl_c = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    stop = "Ctrl-C to stop" if ctrl_c else "SIGINT is ignored here: SIGTERM stops it"
+    print(f"trader-telemetry demo: metrics on {telemetry.metrics_url} ({stop})", flush=True)
     health_url = (telemetry.metrics_url or "").removesuffix("/metrics") + "/health"
     print(f"trader-telemetry demo: health on {health_url}", flush=True)
     # `docker stop`, systemd and kill send SIGTERM: stop as cleanly as on Ctrl-C.
