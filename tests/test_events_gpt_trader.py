@@ -14,8 +14,9 @@ import pytest
 
 import trader_telemetry as tt
 from tests.gpt_trader_day import copy_day, expected_figures
-from trader_telemetry.events import reader
-from trader_telemetry.events.reader import ReadStats, parse_lines, read_events
+from trader_telemetry.events import ReadStats, reader
+from trader_telemetry.events.field_values import as_float
+from trader_telemetry.events.reader import parse_lines, read_events
 from trader_telemetry.events.sqlite_source import EventsDatabase, is_sqlite, read_db_events
 
 
@@ -190,7 +191,7 @@ def test_a_400_digit_number_does_not_drop_the_rest_of_the_chunk(
     events = list(parse_lines(lines, label="t", stats=stats))
     assert events[-1].fields["fee"] == 1.5
     assert stats.lines == 3
-    assert reader.as_float(int(digits)) is None
+    assert as_float(int(digits)) is None
 
 
 _PLAIN_LINES = [

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import trader_telemetry as tt
-from trader_telemetry.events.reader import JSON_BACKEND, Event, ReadStats, read_events
+from trader_telemetry.events import ReadStats
+from trader_telemetry.events.reader import JSON_BACKEND, Event, read_events
 from trader_telemetry.events.snapshot_reader import load_metrics_snapshot
 from trader_telemetry.events.writer import EventLog
 
@@ -624,7 +625,7 @@ def test_the_standard_json_fallback_reads_the_same(
     )
     with_backend = [(e.event_type, e.fields) for e in reader.read_events(path)]
     monkeypatch.setattr(reader, "loads_json", json.loads)
-    stats = reader.ReadStats()
+    stats = ReadStats()
     fallback = [(e.event_type, e.fields) for e in reader.read_events(path, stats=stats)]
     assert fallback == with_backend
     # Our own shape is kept as written (our writer writes numbers); legacy string numbers convert.

@@ -281,7 +281,7 @@ def test_the_fast_fold_counts_what_applying_each_event_counts(
     """The catch-up's fold (counters tallied, latest values applied once) serves the same
     series as the feed applying every event one by one, however the file is cut in chunks."""
     from trader_telemetry.compat.feed import TelemetryFeed
-    from trader_telemetry.events.reader import ReadStats, read_events
+    from trader_telemetry.events import ReadStats, read_events
 
     _, legacy, _ = day
     clock = tt.ManualClock(wall=NOW)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import trader_telemetry as tt
 from tests.conftest import Samples, samples
-from trader_telemetry.events.reader import ReadStats, read_events
+from trader_telemetry.events import ReadStats, read_events
 
 from .harness import Ledger
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 import trader_telemetry as tt
-from trader_telemetry.events.reader import ReadStats, read_events
+from trader_telemetry.events import ReadStats, read_events
 from trader_telemetry.simulation import SimulatedBot
 
 from .accounting import account, settle_events

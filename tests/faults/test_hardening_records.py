@@ -18,7 +18,7 @@ import pytest
 
 import trader_telemetry as tt
 from tests.conftest import samples
-from trader_telemetry.events.reader import ReadStats, read_events
+from trader_telemetry.events import ReadStats, read_events
 
 from .accounting import account, event_counts, settle_events
 from .conftest import RecordRow

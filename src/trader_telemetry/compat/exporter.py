@@ -21,7 +21,7 @@ from typing import Any
 from ..catalogue import Component, specs_of
 from ..config import TelemetryConfig
 from ..errors import ConfigurationError, NotReadyError
-from ..events.reader import ReadStats
+from ..events.read_stats import ReadStats
 from ..events.snapshot_reader import load_metrics_snapshot
 from ..events.sqlite_source import DatabaseBusyError, EventsDatabase, is_sqlite
 from ..row_values import producers

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from ..catalogue import CATALOGUE
 from ..events import Event
+from ..events.field_values import as_float
 from ..events.gpt_trader import is_executed
-from ..events.reader import as_float
 from ..events.snapshot_reader import positions_by_symbol
 from ..row_values import json_at
 from ..telemetry import Telemetry

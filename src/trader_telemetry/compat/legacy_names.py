@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..catalogue import Component, MetricKind, MetricSpec
-from ..events.reader import as_float
+from ..events.field_values import as_float
 from ..row_values import json_at
 
 __all__ = ["LEGACY_SPECS", "LegacyFigures", "limit_remaining"]

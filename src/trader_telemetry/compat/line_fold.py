@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from ..events import reader
+from ..events.field_values import read_timestamp
 from ..events.gpt_trader import EXECUTED_STATUSES, UNDERSTOOD_TYPES
-from ..events.reader import Event, ReadStats, parse_lines, read_timestamp
+from ..events.read_stats import ReadStats
+from ..events.reader import Event, parse_lines
 
 if TYPE_CHECKING:
     from .feed import TelemetryFeed

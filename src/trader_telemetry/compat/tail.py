@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..events.reader import MAX_LINE_BYTES
+from ..events.bounded_lines import MAX_LINE_BYTES
 
 __all__ = ["EventsTail", "TailRead"]
 

@@ -3,7 +3,8 @@ now), written from background threads so the bot never waits on a disk."""
 
 from __future__ import annotations
 
-from .reader import Event, ReadStats, read_events
+from .read_stats import ReadStats
+from .reader import Event, read_events
 from .snapshot_reader import load_metrics_snapshot
 
 # What a tool around the bot reads (docs/api.md). The writers (``writer.EventLog``,

@@ -12,33 +12,27 @@ Parsing uses ``orjson`` when it is importable and the standard ``json`` module o
 from __future__ import annotations
 
 import importlib
-import io
-import itertools
 import json
-import math
 import os
 from collections.abc import Callable, Container, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, Final, cast
+from typing import Any, Final, cast
 
+from .bounded_lines import MAX_LINE_BYTES, bounded_lines
+from .field_values import parse_epoch, parse_text_timestamp
 from .gpt_trader import UNDERSTOOD_TYPES, unnest
+from .read_stats import ReadStats
 
 __all__ = [
     "JSON_BACKEND",
-    "MAX_LINE_BYTES",
     "NUMERIC_FIELDS",
     "Event",
-    "ReadStats",
-    "as_float",
-    "bounded_lines",
     "loads_json",
     "parse_lines",
     "parse_rows",
     "read_events",
     "read_rows",
-    "read_timestamp",
-    "to_number",
 ]
 
 
@@ -83,10 +77,7 @@ NUMERIC_FIELDS: Final[frozenset[str]] = frozenset(
 _ENVELOPE: Final[frozenset[str]] = frozenset(
     {"timestamp", "time", "event_type", "type", "bot_id", "id", "data"}
 )
-MAX_LINE_BYTES: Final = 1024 * 1024
-"""Longest line read (1 MiB): a longer one is skipped and counted as ``oversized_line``."""
 _NESTED: Final = frozenset({"metric", "position", "error"})  # GPT-Trader's nesting types
-_MILLIS_ABOVE: Final = 1e11  # epoch numbers above this are milliseconds (1e11 s is year 5138)
 _MISSING: Final = object()
 
 
@@ -114,74 +105,6 @@ class Event:
 _EVENT_SLOTS: Final[dict[str, Callable[[Event, Any], None]]] = {
     name: Event.__dict__[name].__set__ for name in ("timestamp", "event_type", "fields")
 }
-
-
-@dataclass(slots=True)
-class ReadStats:
-    """What :func:`read_events` saw, for the caller to report.
-
-    Every line read lands in exactly one of ``events``, ``blank``, ``corrupt``,
-    ``truncated_last_line``, ``missing_timestamp``, ``bad_timestamp``, ``missing_type``,
-    ``out_of_window``, ``oversized_line`` or ``duplicates``; ``naive_timestamps`` counts events
-    (in or out of the window) whose timestamp had no offset and was read as UTC. One instance
-    may be passed to several reads (rotated files): the counts add up and each kind of problem
-    is still described once.
-
-    Attributes:
-        lines: Lines read.
-        events: Events yielded.
-        blank: Empty or whitespace-only lines.
-        corrupt: Lines that are not JSON or not a JSON object.
-        truncated_last_line: The last line had no newline and did not parse (a torn write).
-        missing_timestamp: Objects without ``timestamp``/``time``.
-        bad_timestamp: Timestamps that could not be read.
-        missing_type: Objects without ``event_type``/``type``.
-        naive_timestamps: Timestamps without an offset, read as UTC.
-        out_of_window: Events outside ``[start, end)``.
-        oversized_line: Lines longer than the reader's ``max_line_bytes``, skipped unread.
-        duplicates: bot_v2's double-written metric lines (equal to the line before but for
-            ``time``), counted once.
-        unknown_types: Events (yielded) of types neither the report nor ``serve`` maps, by type.
-        warnings: One sentence per kind of problem met, in the order first met (added when
-            its count leaves 0, so a reused instance does not repeat it).
-
-    Example:
-        >>> stats = ReadStats()
-        >>> stats.lines, stats.warnings
-        (0, [])
-    """
-
-    lines: int = 0
-    events: int = 0
-    blank: int = 0
-    corrupt: int = 0
-    truncated_last_line: bool = False
-    missing_timestamp: int = 0
-    bad_timestamp: int = 0
-    missing_type: int = 0
-    naive_timestamps: int = 0
-    out_of_window: int = 0
-    oversized_line: int = 0
-    duplicates: int = 0
-    unknown_types: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def merge(self, later: ReadStats) -> None:
-        """Add the counts of ``later`` (a read of the lines that follow); its warnings of kinds
-        not met yet are appended."""
-        for name in _COUNT_FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(later, name))
-        self.truncated_last_line = self.truncated_last_line or later.truncated_last_line
-        for kind, count in later.unknown_types.items():
-            self.unknown_types[kind] = self.unknown_types.get(kind, 0) + count
-        known = {warning.split(" (", 1)[0] for warning in self.warnings}
-        self.warnings += [w for w in later.warnings if w.split(" (", 1)[0] not in known]
-
-
-_COUNT_FIELDS: Final = (
-    "lines", "events", "blank", "corrupt", "missing_timestamp", "bad_timestamp", "missing_type",
-    "naive_timestamps", "out_of_window", "oversized_line", "duplicates",
-)  # fmt: skip
 
 
 def read_events(
@@ -261,91 +184,6 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-# Bytes read at a time. 1 MiB, not more: a larger block's buffers are mapped afresh from the
-# system for each block (8 MiB cost about 0.2 s of page faults per 160 MB, and more cache misses).
-_BLOCK: Final = 1024 * 1024
-
-
-def bounded_lines(
-    file: BinaryIO,
-    stats: ReadStats,
-    *,
-    max_line_bytes: int = MAX_LINE_BYTES,
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[bytes]:
-    """The lines of ``file`` (each with its newline; the last may lack it), read in blocks.
-
-    Memory stays within a block plus ``max_line_bytes`` whatever the file holds: a line longer
-    than ``max_line_bytes`` is dropped as it streams past (never joined, never copied twice)
-    and counted in ``stats.oversized_line`` and ``stats.lines``; the line after it is read as
-    usual. ``progress`` is called with the bytes read so far after each block.
-
-    Example:
-        >>> import io
-        >>> stats = ReadStats()
-        >>> data = io.BytesIO(b"a\\n" + b"x" * 50 + b"\\nb\\n")
-        >>> list(bounded_lines(data, stats, max_line_bytes=10)), stats.oversized_line
-        ([b'a\\n', b'b\\n'], 1)
-    """
-    return itertools.chain.from_iterable(_blocks(file, stats, max_line_bytes, progress))
-
-
-def _blocks(  # noqa: PLR0912 - one loop over blocks, its cases side by side
-    file: BinaryIO,
-    stats: ReadStats,
-    max_line: int,
-    progress: Callable[[int], None] | None,
-) -> Iterator[Iterable[bytes]]:
-    partial = b""
-    skipping = False  # inside a line already longer than max_line
-    done = 0
-    while True:
-        block = file.read(_BLOCK)
-        if not block:
-            break
-        done += len(block)
-        if progress is not None:
-            progress(done)
-        cut = block.rfind(b"\n") + 1
-        if skipping:
-            if not cut:
-                continue  # still inside the oversized line: drop the block
-            first = block.find(b"\n") + 1
-            _oversized(stats)
-            skipping = False
-            block, cut = block[first:], cut - first
-        if not cut:
-            if len(partial) + len(block) > max_line:
-                partial, skipping = b"", True
-            else:
-                partial += block  # bounded by max_line: no quadratic growth
-            continue
-        data = partial + block[:cut] if partial else block[:cut]
-        partial = block[cut:]
-        if len(partial) > max_line:
-            partial, skipping = b"", True
-        lines = io.BytesIO(data).readlines()  # splits on b"\n" only, at C speed
-        if len(data) > max_line and max(map(len, lines)) > max_line:
-            kept = [line for line in lines if len(line) <= max_line]
-            for _ in range(len(lines) - len(kept)):
-                _oversized(stats)
-            lines = kept
-        yield lines
-    if skipping:
-        _oversized(stats)
-    elif partial:
-        yield (partial,)
-
-
-def _oversized(stats: ReadStats) -> None:
-    stats.oversized_line += 1
-    stats.lines += 1
-    if stats.oversized_line == 1:
-        stats.warnings.append(
-            f"lines longer than the maximum skipped (first near line {stats.lines})"
-        )
 
 
 def parse_lines(
@@ -579,9 +417,9 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                     try:
                         moment = fromiso(stamp)
                     except ValueError:
-                        moment = _parse_text(stamp)
+                        moment = parse_text_timestamp(stamp)
                 else:
-                    moment = _parse_epoch(stamp)
+                    moment = parse_epoch(stamp)
                 if moment is None:
                     stats.bad_timestamp += 1
                     if stats.bad_timestamp == 1:
@@ -683,88 +521,3 @@ def _legacy(obj: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any], bool]
     if stamp is None:
         return written, kind, obj, False
     return stamp, kind, obj, written is not None
-
-
-def read_timestamp(value: object) -> tuple[datetime | None, bool]:
-    """(the instant, whether it had no offset) of a timestamp as the reader accepts it: ISO
-    8601 (``Z``, an offset or none), ``YYYY-MM-DD HH:MM:SS``, epoch seconds or milliseconds.
-
-    Example:
-        >>> read_timestamp("2026-11-30 00:02:01")[0].isoformat(), read_timestamp(1e400)
-        ('2026-11-30T00:02:01+00:00', (None, False))
-    """
-    moment: datetime | None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = _parse_text(value)
-    else:
-        moment = _parse_epoch(value)
-    if moment is None:
-        return None, False
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC), True
-    return moment.astimezone(UTC), False
-
-
-def _parse_text(text: str) -> datetime | None:
-    """A timestamp string ``fromisoformat`` refused: ``z``, `` UTC``, epoch digits."""
-    cleaned = text.strip()
-    if cleaned[-4:].upper() == " UTC":
-        cleaned = cleaned[:-4] + "+00:00"
-    elif cleaned[-1:] in {"z", "Z"}:
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(cleaned)
-    except ValueError:
-        pass
-    try:
-        seconds = float(cleaned)
-    except ValueError:
-        return None
-    return _parse_epoch(seconds)
-
-
-def _parse_epoch(value: object) -> datetime | None:
-    """Epoch seconds, or milliseconds when above 1e11; None for anything else."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:  # an integer past the float range (the json module reads any size)
-        return None
-    if not math.isfinite(seconds):
-        return None
-    if abs(seconds) > _MILLIS_ABOVE:
-        seconds /= 1000.0
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def to_number(value: object) -> object:
-    """``value`` as a float when it is a string holding a finite number, else unchanged."""
-    if not isinstance(value, str):
-        return value
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return number if math.isfinite(number) else value
-
-
-def as_float(value: object) -> float | None:
-    """A finite number from a number or a numeric string; None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        value = to_number(value)
-    if isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:  # an int too large for a float
-            return None
-        return number if math.isfinite(number) else None
-    return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any, Final
 
-from .reader import NUMERIC_FIELDS, as_float, loads_json, to_number
+from .field_values import as_float, to_number
+from .reader import NUMERIC_FIELDS, loads_json
 
 __all__ = ["load_metrics_snapshot", "positions_by_symbol"]
 

@@ -23,8 +23,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
+from .field_values import read_timestamp, to_number
 from .gpt_trader import UNDERSTOOD_TYPES, unnest
-from .reader import NUMERIC_FIELDS, Event, ReadStats, loads_json, read_timestamp, to_number
+from .read_stats import ReadStats
+from .reader import NUMERIC_FIELDS, Event, loads_json
 
 __all__ = ["SQLITE_HEADER", "EventsDatabase", "is_sqlite", "read_db_events"]
 

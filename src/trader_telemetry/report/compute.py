@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..config import Thresholds
-from ..events.reader import ReadStats, read_rows
+from ..events.read_stats import ReadStats
+from ..events.reader import read_rows
 from ..events.snapshot_reader import load_metrics_snapshot
 from ..events.sqlite_source import is_sqlite, read_db_events
 from .parallel import (

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
-from ..events.reader import MAX_LINE_BYTES, ReadStats, bounded_lines, parse_rows
+from ..events.bounded_lines import MAX_LINE_BYTES, bounded_lines
+from ..events.read_stats import ReadStats
+from ..events.reader import parse_rows
 from .tally import CONVERTED_TYPES, Tally
 
 __all__ = [
