@@ -115,14 +115,17 @@ def test_warning_line_numbers_are_the_files(demo_events: Path) -> None:
     assert json.loads(json.dumps(report([demo_events], 2)))  # JSON-ready
 
 
-def _run_script(events: Path, *, with_thread: bool) -> subprocess.CompletedProcess[str]:
-    """Report on ``events`` with 2 workers from a script read from stdin (which a spawned
-    worker cannot re-import), optionally while another thread runs."""
+def _run_script(
+    events: Path, *, with_thread: bool, prelude: str = "", argv: tuple[str, ...] = ("-",)
+) -> subprocess.CompletedProcess[str]:
+    """Report on ``events`` with 2 workers from a script given on stdin (or to ``-c`` when
+    ``argv`` says so), optionally while another thread runs; ``prelude`` runs first."""
     script = (
         "import threading\n"
         "from datetime import date\n"
         "from pathlib import Path\n"
         "from trader_telemetry.report import compute_daily_report\n"
+        f"{prelude}"
         "stop = threading.Event()\n"
         f"if {with_thread}:\n"
         "    threading.Thread(target=stop.wait, daemon=True).start()\n"
@@ -131,25 +134,82 @@ def _run_script(events: Path, *, with_thread: bool) -> subprocess.CompletedProce
         "stop.set()\n"
         "print(report['operations']['cycles'])\n"
     )
+    command = [sys.executable, *argv] + ([script] if argv == ("-c",) else [])
     return subprocess.run(
-        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
-        check=False,
+        command, input=None if argv == ("-c",) else script, capture_output=True, text=True,
+        timeout=300, check=False,
     )  # fmt: skip
 
 
-def test_workers_that_cannot_start_leave_a_whole_report_and_no_thread_error(
-    demo_events: Path,
-) -> None:
-    """With another thread running the workers are spawned, and a spawned worker cannot
-    re-import a script read from stdin, so every worker dies at start: the parts are read
-    in-process, the report is whole, and the pool's own thread does not fail (a cancelled future
-    would make Python 3.11's broken pool raise there)."""
-    result = _run_script(demo_events, with_thread=True)
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_workers_that_die_leave_a_whole_report_and_no_thread_error(demo_events: Path) -> None:
+    """Every worker dies on its first part (a fault injected on purpose: ``os._exit`` in the
+    forked child): the parts are read in-process, the report is whole, and the pool's own
+    thread does not fail (a cancelled future would make Python 3.11's broken pool raise
+    there)."""
+    prelude = (
+        "import os\n"
+        "from trader_telemetry.report import parallel\n"
+        "parent, real = os.getpid(), parallel.fold_chunk\n"
+        "def dying(*args, **kwargs):\n"
+        "    if os.getpid() != parent:\n"
+        "        os._exit(3)\n"
+        "    return real(*args, **kwargs)\n"
+        "parallel.fold_chunk = dying\n"
+    )
+    result = _run_script(demo_events, with_thread=False, prelude=prelude)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
     assert "reading that part here" in result.stderr
     assert "Exception in thread" not in result.stderr
     assert "InvalidStateError" not in result.stderr
+
+
+def test_a_caller_with_threads_and_no_main_file_spawns_its_workers(demo_events: Path) -> None:
+    """``python -c`` (no main file to run again) with another thread running: the workers are
+    spawned, and they read (multiprocessing's own log names each spawned process)."""
+    prelude = "import logging, multiprocessing\nmultiprocessing.log_to_stderr(logging.INFO)\n"
+    result = _run_script(demo_events, with_thread=True, prelude=prelude, argv=("-c",))
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
+    assert "SpawnProcess-1] child process calling self.run()" in result.stderr
+    assert "reading in this process" not in result.stderr
+    assert "reading that part here" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bot_script_is_never_run_again_by_a_worker(demo_events: Path, tmp_path: Path) -> None:
+    """A bot (other threads running, so workers would be spawned) asks for the report from a
+    script without a ``__main__`` guard. A spawned worker runs the caller's main script before
+    it reads: here that would start the bot's loop once more per worker. The report reads in
+    this process instead, and says why at INFO; the bot's top-level code runs once."""
+    marker = tmp_path / "bot-started.txt"
+    script = tmp_path / "bot.py"
+    script.write_text(
+        "import logging, os, threading\n"
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from trader_telemetry.report import compute_daily_report\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        f"with open({str(marker)!r}, 'a') as f:\n"
+        "    f.write(f'{os.getpid()}\\n')  # the bot's loop would start here\n"
+        "stop = threading.Event()\n"
+        "threading.Thread(target=stop.wait, daemon=True).start()\n"
+        f"report = compute_daily_report(events_files=[Path({str(demo_events)!r})], "
+        "metrics_file=None, day=date(2026, 11, 25), workers=2, parallel_min_bytes=0)\n"
+        "stop.set()\n"
+        "print(report['operations']['cycles'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == report([demo_events], 1)["operations"]["cycles"]
+    assert len(marker.read_text().splitlines()) == 1, result.stderr
+    assert "a spawned worker would run" in result.stderr
+    assert "bot.py" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")

@@ -296,7 +296,10 @@ def compute_daily_report(
         thresholds_source: Where they came from, printed in the report (a file's path).
         progress: Called with the bytes read so far, every few thousand lines (a progress bar).
         workers: Processes to read with (None: the available cores, at most 4; 1: only this
-            one). Used when the files hold at least ``parallel_min_bytes``.
+            one). Used when the files hold at least ``parallel_min_bytes``, and never when a
+            worker would have to run the caller's main script again (a bot calling from a
+            script while its threads run: see
+            :func:`~trader_telemetry.report.parallel.spawn_would_run`).
         parallel_min_bytes: The size from which reading is split across processes.
 
     Returns:

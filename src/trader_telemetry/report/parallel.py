@@ -4,9 +4,11 @@ range in its own process, and merge the tallies in file order.
 The report is bound by parsing JSON in one Python thread (about 0.7 M lines/s with orjson); a
 second core nearly halves the wall time of a large day. Small inputs stay in-process: starting a
 worker costs a few milliseconds when this process can fork, a quarter of a second or more when it
-must spawn one (the worker imports the package and the caller's main module). Any failure of the
-worker pool (no ``fork``/``spawn`` allowed, a worker killed) falls back to reading in-process, so
-the report never depends on it.
+must spawn one (the worker imports the package). A spawned worker would also run the caller's
+main script again before reading (that is how ``multiprocessing`` rebuilds ``__main__``): when
+that script is a bot's, the report reads in this process instead (:func:`spawn_would_run`). Any
+failure of the worker pool (no ``fork``/``spawn`` allowed, a worker killed) falls back to reading
+in-process, so the report never depends on it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "default_workers",
     "fold_chunks",
     "plan_chunks",
+    "spawn_would_run",
     "start_method",
 ]
 
@@ -89,6 +92,27 @@ def start_method() -> str:
     if sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1:
         return "fork"
     return "spawn"
+
+
+def spawn_would_run() -> str | None:
+    """The caller's code a spawned worker would run before reading, or None when it runs none.
+
+    ``multiprocessing`` rebuilds the parent's ``__main__`` in every spawned process: a script
+    (``python bot.py``) runs again from the top, as ``__mp_main__``, and so does a module run
+    with ``python -m bot.main``. Without a ``__main__`` guard that is the whole bot: its loop,
+    its orders. A package's ``__main__`` (``python -m bot``, ``python -m trader_telemetry``) is
+    skipped by ``multiprocessing`` itself, and so is a main with no file (``python -c``, a REPL).
+
+    Example:
+        >>> spawn_would_run() is None or isinstance(spawn_would_run(), str)
+        True
+    """
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if isinstance(name, str):
+        return None if name == "__main__" or name.endswith(".__main__") else name
+    path = getattr(main, "__file__", None)
+    return path if isinstance(path, str) else None
 
 
 def _os_threads() -> int:
@@ -259,14 +283,7 @@ def fold_chunks(
     submitted is ever cancelled (a cancelled future trips Python 3.11's pool if it breaks
     later); a part whose worker failed is read here.
     """
-    context = multiprocessing.get_context(start_method())
-    try:
-        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=max(1, workers - 1), mp_context=context
-        )
-    except (OSError, ValueError) as exc:
-        logger.warning("report: no worker processes (%s); reading in-process", exc)
-        pool = None
+    pool = _start_pool(workers - 1)
     depth = 2 * max(1, workers - 1)
     in_flight: dict[int, Future[tuple[Tally, ReadStats]]] = {}
     back = len(chunks)  # chunks[back:] belong to the pool
@@ -319,6 +336,23 @@ def fold_chunks(
             pool.shutdown(wait=True, cancel_futures=True)
         for manager in managers:
             manager.join()
+
+
+def _start_pool(processes: int) -> ProcessPoolExecutor | None:
+    """A pool of ``processes`` workers, or None when none may or can be started."""
+    method = start_method()
+    if method == "spawn" and (caller := spawn_would_run()) is not None:
+        logger.info(
+            "report: reading in this process: a spawned worker would run %s again first", caller
+        )
+        return None
+    try:
+        return ProcessPoolExecutor(
+            max_workers=max(1, processes), mp_context=multiprocessing.get_context(method)
+        )
+    except (OSError, ValueError) as exc:
+        logger.warning("report: no worker processes (%s); reading in-process", exc)
+        return None
 
 
 def _let_go(pool: ProcessPoolExecutor, managers: list[threading.Thread]) -> None:
