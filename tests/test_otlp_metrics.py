@@ -370,11 +370,13 @@ def test_a_failing_collector_never_slows_the_loop_and_shutdown_is_bounded(
     )
     try:
         elapsed, slowest = slowest_cycle(telemetry)
-        # A cycle that waited on the collector would take a second or more (retries, a 5 s
-        # stall, a 10 s export timeout); 10 ms a cycle, 250 ms for the slowest one, is room
-        # for a loaded 2-core CI machine and still fails on any blocking.
+        # A cycle that waited on the collector would take a second or more (a retry's 1 s
+        # back-off, a 5 s stall, a 10 s export timeout); 10 ms a cycle, 500 ms for the
+        # slowest one, still fails on any of those. The slowest cycle has read 0.27 s with
+        # two CPU hogs beside the suite on this 2-core machine (the scheduler, not the
+        # exporter): 250 ms was too tight for a busy machine.
         assert elapsed - baseline < 50 * 0.010, (elapsed, baseline)
-        assert slowest < 0.25, slowest
+        assert slowest < 0.5, slowest
     finally:
         started = time.monotonic()
         telemetry.shutdown(timeout=2.0)
