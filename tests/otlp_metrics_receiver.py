@@ -18,7 +18,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Self, get_args
 
@@ -30,6 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 
+from tests.grpc_loopback import LoopbackGrpcServer
 from tests.otlp_http import PROTOBUF, Answer, ClosesOnce, ProtobufHttpServer, decompress
 from tests.otlp_receiver import attributes_to_dict
 
@@ -277,27 +277,22 @@ class OtlpMetricsGrpcReceiver(_MetricsReceiver):
 
     def __init__(self, mode: MetricsMode = "ok", delay: float = 5.0) -> None:
         super().__init__(mode, delay)
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-metrics-grpc")
-        self._server = grpc.server(self._executor)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            _MetricsService(self), self._server
+        self._grpc = LoopbackGrpcServer(
+            lambda server: metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                _MetricsService(self), server
+            ),
+            "otlp-metrics-grpc",
         )
-        self._port = int(self._server.add_insecure_port("127.0.0.1:0"))
-        if self._port == 0:
-            raise OSError("grpc could not bind 127.0.0.1")
-        self._server.start()
 
     @property
     def endpoint(self) -> str:
         """What the gRPC ``OTLPMetricExporter`` takes as ``endpoint`` (plaintext from http://)."""
-        return f"http://127.0.0.1:{self._port}"
+        return self._grpc.endpoint
 
     def close(self, grace: float = 0.5) -> None:
         """Stop the server (in-flight calls get ``grace`` seconds); safe to call twice."""
-        if not self._begin_close():
-            return
-        self._server.stop(grace=grace).wait(timeout=grace + 5.0)
-        self._executor.shutdown(wait=True)
+        if self._begin_close():
+            self._grpc.stop(grace)
 
     def __repr__(self) -> str:
         return f"OtlpMetricsGrpcReceiver({self.endpoint!r}, mode={self.mode!r})"

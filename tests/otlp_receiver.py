@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -30,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tests.grpc_loopback import LoopbackGrpcServer
 from tests.otlp_http import PROTOBUF, Answer, ClosesOnce, ProtobufHttpServer, decompress
 
 __all__ = [
@@ -278,15 +278,12 @@ class OtlpGrpcReceiver(_SpanStore):
     def __init__(self, mode: GrpcMode = "ok") -> None:
         super().__init__()
         self.mode = mode
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-grpc-receiver")
-        self._server = grpc.server(self._executor)
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            _TraceService(self), self._server
+        self._grpc = LoopbackGrpcServer(
+            lambda server: trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                _TraceService(self), server
+            ),
+            "otlp-grpc-receiver",
         )
-        self._port = int(self._server.add_insecure_port("127.0.0.1:0"))
-        if self._port == 0:
-            raise OSError("grpc could not bind 127.0.0.1")
-        self._server.start()
 
     @property
     def mode(self) -> GrpcMode:
@@ -300,19 +297,17 @@ class OtlpGrpcReceiver(_SpanStore):
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._grpc.port
 
     @property
     def endpoint(self) -> str:
         """What the gRPC ``OTLPSpanExporter`` takes as ``endpoint`` (with ``insecure=True``)."""
-        return f"http://127.0.0.1:{self._port}"
+        return self._grpc.endpoint
 
     def close(self, grace: float = 0.5) -> None:
         """Stop the server (in-flight calls get ``grace`` seconds); safe to call twice."""
-        if not self._begin_close():
-            return
-        self._server.stop(grace=grace).wait(timeout=grace + 5.0)
-        self._executor.shutdown(wait=True)
+        if self._begin_close():
+            self._grpc.stop(grace)
 
     def __repr__(self) -> str:
         return f"OtlpGrpcReceiver({self.endpoint!r}, mode={self.mode!r})"
