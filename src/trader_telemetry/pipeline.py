@@ -88,7 +88,11 @@ class MetricPipeline:
                     exponential_histograms=config.otlp_metrics_exponential_histograms,
                 )
                 readers.append(self.push_reader)
-            self.provider = MeterProvider(metric_readers=readers, resource=resource)
+            # Our exit flush bounds the shutdown; OTel's own exit hook would wait once more
+            # on a hung collector, for the whole export timeout (lifecycle/exit_flush.py).
+            self.provider = MeterProvider(
+                metric_readers=readers, resource=resource, shutdown_on_exit=False
+            )
         else:
             self.provider = meter_provider
             self.provider.add_metric_reader(self.reader.metric_reader)

@@ -295,7 +295,11 @@ class CycleTracing:
         self.lazy = self._own_provider
         if config.tracer_provider is None:
             resource = service_resource(namespace)
-            self.provider = TracerProvider(resource=resource, id_generator=self._ids)
+            # Our exit flush bounds the shutdown; OTel's own exit hook would wait once more
+            # on a hung collector, for the whole export timeout (lifecycle/exit_flush.py).
+            self.provider = TracerProvider(
+                resource=resource, id_generator=self._ids, shutdown_on_exit=False
+            )
         else:
             self.provider = config.tracer_provider
         self.provider.add_span_processor(self.processor)

@@ -19,6 +19,7 @@ import threading
 import weakref
 from typing import Protocol
 
+from .exit_flush import ExitFlush
 from .sigterm import SigtermFlush
 
 __all__ = ["forget_in_child", "track"]
@@ -53,6 +54,7 @@ def forget_in_child() -> None:
     global _live, _lock
     instances, _live, _lock = list(_live), weakref.WeakSet(), threading.Lock()
     SigtermFlush.forget_all()
+    ExitFlush.forget_all()
     for instance in instances:
         # The child must start whatever happens here.
         with contextlib.suppress(Exception):

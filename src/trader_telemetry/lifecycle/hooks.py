@@ -1,4 +1,5 @@
-"""One instance's hooks into its process: the SIGTERM flush, the at-fork hook and systemd."""
+"""One instance's hooks into its process: the SIGTERM flush, the flush at exit, the at-fork
+hook and systemd."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from . import fork
+from .exit_flush import ExitFlush
 from .sigterm import SigtermFlush
 from .systemd import SystemdNotifier, Watchdog, watchdog_interval
 
@@ -21,9 +23,9 @@ class _Instance(Protocol):
 
 
 class ProcessHooks:
-    """Enrolls ``instance`` for the SIGTERM flush (``handle_sigterm``), for the at-fork hook,
-    and, where ``NOTIFY_SOCKET`` is set, tells systemd it is ready and pings its watchdog while
-    ``progress()`` (the last completed cycle) moves."""
+    """Enrolls ``instance`` for the SIGTERM flush (``handle_sigterm``), the flush at exit and
+    the at-fork hook, and, where ``NOTIFY_SOCKET`` is set, tells systemd it is ready and pings
+    its watchdog while ``progress()`` (the last completed cycle) moves."""
 
     def __init__(
         self, instance: _Instance, *, handle_sigterm: bool, progress: Callable[[], object]
@@ -32,6 +34,7 @@ class ProcessHooks:
         self._sigterm = handle_sigterm
         if handle_sigterm:
             SigtermFlush.enroll(instance)
+        ExitFlush.enroll(instance)
         fork.track(instance)
         self._notifier = SystemdNotifier.from_env()
         self._watchdog: Watchdog | None = None
@@ -48,6 +51,7 @@ class ProcessHooks:
         """Withdraw from the SIGTERM flush and the at-fork hook; stop the pings (idempotent)."""
         if self._sigterm:
             SigtermFlush.withdraw(self._instance)
+        ExitFlush.withdraw(self._instance)
         fork.untrack(self._instance)
         if self._watchdog is not None:
             self._watchdog.close(timeout)
