@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -10,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,50 +31,42 @@ DEMO = [sys.executable, "-m", "trader_telemetry", "demo", "--port", "0", "--inte
 DEMO += ["--namespace", "coinbase_trader", "--seed", "2"]
 
 
-@contextlib.contextmanager
-def sigint_in_children(disposition: Any) -> Iterator[None]:
-    """Start children with SIGINT ``disposition``: a caught signal is reset to the default at
-    exec (so Python installs its KeyboardInterrupt handler), an ignored one stays ignored.
+def run_demo_until(stop: signal.Signals, *, sigint: Any) -> tuple[int, str, str, str]:
+    """Run the demo until it has recorded a cycle, send ``stop``: (exit status, its first
+    line, the rest of its output, its stderr).
 
-    The test runner may itself have been started with SIGINT ignored, as a shell starts its
-    background jobs: without this, children would inherit that.
+    The demo starts with SIGINT ``sigint``: a caught signal is reset to the default at exec (so
+    Python installs its KeyboardInterrupt handler), an ignored one stays ignored. The test
+    runner may itself run with SIGINT ignored, as a shell starts its background jobs: without
+    this, the demo would inherit that.
     """
-    previous = signal.signal(signal.SIGINT, disposition)
+    previous = signal.signal(signal.SIGINT, sigint)
     try:
-        yield
+        with subprocess.Popen(
+            DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        ) as process:  # fmt: skip
+            first, stdout, stderr = _scrape_then_stop(process, stop)
     finally:
         signal.signal(signal.SIGINT, previous)
+    return process.returncode, first, stdout, stderr
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_demo_serves_live_metrics_and_stops_cleanly(stop: signal.Signals) -> None:
-    with (
-        sigint_in_children(signal.default_int_handler),
-        subprocess.Popen(
-            DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        ) as process,
-    ):  # fmt: skip
-        first, stdout, stderr = _scrape_then_stop(process, stop)
+    status, first, stdout, stderr = run_demo_until(stop, sigint=signal.default_int_handler)
     assert "(Ctrl-C to stop)" in first
-    assert process.returncode == 0, stderr
+    assert status == 0, stderr
     assert "stopped" in stdout
     assert "Traceback" not in stderr
 
 
 def test_demo_started_with_sigint_ignored_says_sigterm_stops_it() -> None:
     """Started as a background job (SIGINT ignored), the demo does not promise Ctrl-C."""
-    with (
-        sigint_in_children(signal.SIG_IGN),
-        subprocess.Popen(
-            DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        ) as process,
-    ):  # fmt: skip
-        first, stdout, stderr = _scrape_then_stop(process, signal.SIGTERM)
+    status, first, stdout, stderr = run_demo_until(signal.SIGTERM, sigint=signal.SIG_IGN)
     assert "(SIGINT is ignored here: SIGTERM stops it)" in first
     assert "Ctrl-C" not in first
-    assert process.returncode == 0, stderr
+    assert status == 0, stderr
     assert "stopped" in stdout
 
 
