@@ -25,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO, Final, cast
 
 from ..config import Thresholds
@@ -94,20 +95,28 @@ def start_method() -> str:
     return "spawn"
 
 
-def spawn_would_run() -> str | None:
+def spawn_would_run(main: ModuleType | None = None) -> str | None:
     """The caller's code a spawned worker would run before reading, or None when it runs none.
 
-    ``multiprocessing`` rebuilds the parent's ``__main__`` in every spawned process: a script
-    (``python bot.py``) runs again from the top, as ``__mp_main__``, and so does a module run
-    with ``python -m bot.main``. Without a ``__main__`` guard that is the whole bot: its loop,
-    its orders. A package's ``__main__`` (``python -m bot``, ``python -m trader_telemetry``) is
-    skipped by ``multiprocessing`` itself, and so is a main with no file (``python -c``, a REPL).
+    ``multiprocessing`` rebuilds the parent's ``__main__`` (``main``; default: this process's)
+    in every spawned process: a script (``python bot.py``) runs again from the top, as
+    ``__mp_main__``, and so does a module run with ``python -m bot.main``. Without a
+    ``__main__`` guard that is the whole bot: its loop, its orders. A package's ``__main__``
+    (``python -m bot``, ``python -m trader_telemetry``) is skipped by ``multiprocessing``
+    itself, and so is a main with no file (``python -c``, a REPL).
 
     Example:
-        >>> spawn_would_run() is None or isinstance(spawn_would_run(), str)
+        >>> import importlib.machinery, types
+        >>> script = types.ModuleType("__main__")
+        >>> script.__file__ = "/srv/bot/bot.py"
+        >>> spawn_would_run(script)
+        '/srv/bot/bot.py'
+        >>> script.__spec__ = importlib.machinery.ModuleSpec("bot.__main__", None)
+        >>> spawn_would_run(script) is None  # python -m bot
         True
     """
-    main = sys.modules.get("__main__")
+    if main is None:
+        main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     if isinstance(name, str):
         return None if name == "__main__" or name.endswith(".__main__") else name
