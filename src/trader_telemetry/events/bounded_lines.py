@@ -92,9 +92,7 @@ def _blocks(  # noqa: PLR0912 - one loop over blocks, its cases side by side
 
 
 def _oversized(stats: ReadStats) -> None:
-    stats.oversized_line += 1
     stats.lines += 1
-    if stats.oversized_line == 1:
-        stats.warnings.append(
-            f"lines longer than the maximum skipped (first near line {stats.lines})"
-        )
+    stats.problem(
+        "oversized_line", "lines longer than the maximum skipped", f"near line {stats.lines}"
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -59,18 +60,50 @@ class ReadStats:
     unknown_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def merge(self, later: ReadStats) -> None:
+    def problem(self, kind: str, what: str, where: str) -> None:
+        """Count one ``kind`` of problem (a count field); the first also adds the warning
+        ``"{what} (first {where})"``, whose text before `` (`` is what :meth:`merge` tells
+        kinds apart by.
+
+        Example:
+            >>> stats = ReadStats()
+            >>> stats.problem("corrupt", "corrupt lines skipped", "at line 3 of a.jsonl")
+            >>> stats.problem("corrupt", "corrupt lines skipped", "at line 9 of a.jsonl")
+            >>> stats.corrupt, stats.warnings
+            (2, ['corrupt lines skipped (first at line 3 of a.jsonl)'])
+        """
+        count = getattr(self, kind) + 1
+        setattr(self, kind, count)
+        if count == 1:
+            self.warnings.append(f"{what} (first {where})")
+
+    def merge(self, later: ReadStats, line_offset: int = 0) -> None:
         """Add the counts of ``later`` (a read of the lines that follow); its warnings of kinds
-        not met yet are appended."""
+        not met yet are appended, their "line N of" moved by ``line_offset`` (the lines of the
+        same file read before ``later``'s part of it).
+
+        Example:
+            >>> first, later = ReadStats(), ReadStats()
+            >>> later.problem("corrupt", "corrupt lines skipped", "at line 2 of a.jsonl")
+            >>> first.merge(later, line_offset=100)
+            >>> first.corrupt, first.warnings
+            (1, ['corrupt lines skipped (first at line 102 of a.jsonl)'])
+        """
         for name in _COUNT_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(later, name))
         self.truncated_last_line = self.truncated_last_line or later.truncated_last_line
         for kind, count in later.unknown_types.items():
             self.unknown_types[kind] = self.unknown_types.get(kind, 0) + count
         known = {warning.split(" (", 1)[0] for warning in self.warnings}
-        self.warnings += [w for w in later.warnings if w.split(" (", 1)[0] not in known]
+        for warning in later.warnings:
+            kind = warning.split(" (", 1)[0]
+            if kind not in known:
+                known.add(kind)
+                moved = _LINE_REF.sub(lambda m: f"line {int(m.group(1)) + line_offset} of", warning)
+                self.warnings.append(moved)
 
 
+_LINE_REF: Final = re.compile(r"line (\d+) of")
 _COUNT_FIELDS: Final = (
     "lines", "events", "blank", "corrupt", "missing_timestamp", "bad_timestamp", "missing_type",
     "naive_timestamps", "out_of_window", "oversized_line", "duplicates",

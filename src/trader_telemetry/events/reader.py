@@ -79,6 +79,7 @@ _ENVELOPE: Final[frozenset[str]] = frozenset(
 )
 _NESTED: Final = frozenset({"metric", "position", "error"})  # GPT-Trader's nesting types
 _MISSING: Final = object()
+_CORRUPT: Final = "corrupt lines skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,11 +334,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 _unparsed(stats, raw, number, label)
                 continue
             if obj.__class__ is not dict:
-                stats.corrupt += 1
-                if stats.corrupt == 1:
-                    stats.warnings.append(
-                        f"corrupt lines skipped (first at line {number} of {label})"
-                    )
+                stats.problem("corrupt", _CORRUPT, f"at line {number} of {label}")
                 continue
             legacy = extra_time = False
             written = named = _MISSING
@@ -395,18 +392,18 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 stamp, kind, obj, extra_time = _legacy(obj)
             # Our own lines always have both; GPT-Trader's may lack either.
             if stamp is None:
-                stats.missing_timestamp += 1
-                if stats.missing_timestamp == 1:
-                    stats.warnings.append(
-                        f"lines without a timestamp skipped (first at line {number} of {label})"
-                    )
+                stats.problem(
+                    "missing_timestamp",
+                    "lines without a timestamp skipped",
+                    f"at line {number} of {label}",
+                )
                 continue
             if kind is None:
-                stats.missing_type += 1
-                if stats.missing_type == 1:
-                    stats.warnings.append(
-                        f"lines without an event type skipped (first at line {number} of {label})"
-                    )
+                stats.problem(
+                    "missing_type",
+                    "lines without an event type skipped",
+                    f"at line {number} of {label}",
+                )
                 continue
             moment: datetime | None
             if stamp == last_text:
@@ -421,12 +418,11 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 else:
                     moment = parse_epoch(stamp)
                 if moment is None:
-                    stats.bad_timestamp += 1
-                    if stats.bad_timestamp == 1:
-                        stats.warnings.append(
-                            f"lines with an unreadable timestamp skipped "
-                            f"(first at line {number} of {label}: {stamp!r:.60})"
-                        )
+                    stats.problem(
+                        "bad_timestamp",
+                        "lines with an unreadable timestamp skipped",
+                        f"at line {number} of {label}: {stamp!r:.60}",
+                    )
                     continue
                 if moment.tzinfo is not utc:
                     if moment.tzinfo is None:
@@ -437,7 +433,7 @@ def _parse(  # noqa: PLR0912, PLR0915, PLR0917 - one loop, kept flat so the per-
                 # Only strings are cached (True == 1 must not reuse the parse of epoch 1).
                 last_text = stamp if stamp.__class__ is str else None
                 last_moment, last_naive = moment, naive
-            if naive:
+            if naive:  # inline, not stats.problem(): every line of a naive file comes here
                 stats.naive_timestamps += 1
                 if stats.naive_timestamps == 1:
                     stats.warnings.append(
@@ -491,9 +487,7 @@ def _unparsed(stats: ReadStats, raw: bytes, number: int, label: str) -> None:
                 f"last line truncated (no newline, not JSON) and skipped (line {number} of {label})"
             )
     else:
-        stats.corrupt += 1
-        if stats.corrupt == 1:
-            stats.warnings.append(f"corrupt lines skipped (first at line {number} of {label})")
+        stats.problem("corrupt", _CORRUPT, f"at line {number} of {label}")
 
 
 def _legacy(obj: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any], bool]:

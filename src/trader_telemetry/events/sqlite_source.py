@@ -224,9 +224,7 @@ def _event(  # noqa: PLR0917 - the columns of one row
     except (ValueError, RecursionError):
         fields = None
     if fields.__class__ is not dict or not isinstance(event_type, str) or not event_type:
-        stats.corrupt += 1
-        if stats.corrupt == 1:
-            stats.warnings.append(f"unreadable rows skipped (first at id {row_id})")
+        stats.problem("corrupt", "unreadable rows skipped", f"at id {row_id}")
         return None
     kind = event_type
     if kind in _NESTED:
@@ -236,9 +234,7 @@ def _event(  # noqa: PLR0917 - the columns of one row
     if moment is None:  # the row's own time: SQLite's datetime('now'), UTC, whole seconds
         moment, _ = read_timestamp(column_time)
         if moment is None:
-            stats.bad_timestamp += 1
-            if stats.bad_timestamp == 1:
-                stats.warnings.append(f"rows with an unreadable timestamp (first at id {row_id})")
+            stats.problem("bad_timestamp", "rows with an unreadable timestamp", f"at id {row_id}")
             return None
     if (start is not None and moment < start) or (end is not None and moment >= end):
         stats.out_of_window += 1

@@ -17,7 +17,6 @@ import itertools
 import logging
 import multiprocessing
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -51,11 +50,6 @@ logger = logging.getLogger("trader_telemetry")
 PARALLEL_MIN_BYTES: Final = 48 * 1024 * 1024
 #: Ranges planned per process: the first process to finish a range takes the next one.
 CHUNKS_PER_WORKER: Final = 8
-_LINE_REF = re.compile(r"line (\d+) of")
-_COUNTS: Final = (
-    "lines", "events", "blank", "corrupt", "missing_timestamp", "bad_timestamp",
-    "missing_type", "naive_timestamps", "out_of_window", "oversized_line", "duplicates",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,23 +249,6 @@ def fold_chunk(
     return tally, stats
 
 
-def _merge_stats(into: ReadStats, later: ReadStats, line_offset: int) -> None:
-    """Add ``later``'s counts; keep each kind of warning from where it was first met."""
-    known = {warning.split(" (", 1)[0] for warning in into.warnings}
-    for warning in later.warnings:
-        kind = warning.split(" (", 1)[0]
-        if kind not in known:
-            known.add(kind)
-            into.warnings.append(
-                _LINE_REF.sub(lambda m: f"line {int(m.group(1)) + line_offset} of", warning)
-            )
-    for name in _COUNTS:
-        setattr(into, name, getattr(into, name) + getattr(later, name))
-    into.truncated_last_line = into.truncated_last_line or later.truncated_last_line
-    for kind, count in later.unknown_types.items():
-        into.unknown_types[kind] = into.unknown_types.get(kind, 0) + count
-
-
 def fold_chunks(
     chunks: list[Chunk],
     *,
@@ -336,7 +313,7 @@ def fold_chunks(
             offset = lines_before.get(chunk.path, 0)
             lines_before[chunk.path] = offset + part_stats.lines
             tally.merge(part_tally)
-            _merge_stats(stats, part_stats, offset)
+            stats.merge(part_stats, offset)
             done += _chunk_bytes(chunk)
             if progress is not None:
                 progress(done)
