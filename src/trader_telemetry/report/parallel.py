@@ -276,7 +276,6 @@ def fold_chunks(
     lines_before: dict[str, int] = {}
     managers: list[threading.Thread] = []  # the pool's thread, once let go: joined at the end
     done = 0
-    winding_down = False
     try:
         for front, chunk in enumerate(chunks):
             # Keep the pool fed: finished parts wait in ``in_flight`` for their turn to merge.
@@ -295,11 +294,11 @@ def fold_chunks(
                     pool = None
                     break
                 back -= 1
-            if pool is not None and back - 1 <= front and not winding_down:
+            if pool is not None and back - 1 <= front:
                 # Nothing more to submit: the workers exit once their parts are done, while
                 # this process reads and merges (the finally below then only joins them).
                 _let_go(pool, managers)
-                winding_down = True
+                pool = None
             result = None
             future = in_flight.pop(front, None)
             if future is not None:  # the pool's: wait for it
