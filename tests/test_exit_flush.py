@@ -54,7 +54,7 @@ def test_what_was_recorded_reaches_the_disk_however_the_bot_ends(
 
 
 HUNG_COLLECTOR = """
-    import socket, time
+    import select, socket, time
     import trader_telemetry as tt
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
@@ -71,7 +71,12 @@ HUNG_COLLECTOR = """
     for n in range(50):
         with t.cycle_timer():
             pass
-    time.sleep(0.5)  # exports of spans and metrics are under way, and hang
+    # Wait (with a deadline) for the first metrics push to connect; it is taken and never
+    # answered. The spans' export waits for the batch delay: the flush at the end hangs on it.
+    deadline = time.monotonic() + 30
+    while not select.select([hole], [], [], 0.05)[0]:
+        assert time.monotonic() < deadline, "no export reached the collector"
+    held = hole.accept()[0]
     {stop}
     print("end", flush=True)
 """
